@@ -1,0 +1,1 @@
+//! Neural-network modules, losses, optimisers, data sets (in progress).

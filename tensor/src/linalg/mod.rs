@@ -1,0 +1,3 @@
+//! Dense linear algebra in f64: Householder QR, symmetric eigendecomposition, PCA.
+//!
+//! PLACEHOLDER: filled in by the linear-algebra work.

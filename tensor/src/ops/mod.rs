@@ -1,0 +1,10 @@
+//! Elementwise maps, broadcasting binary ops, reductions, softmax and row indexing.
+//!
+//! Each loop runs over plain slices with no per-element dispatch or bounds-check
+//! surprises, so rustc auto-vectorises the simple ones (add, mul, relu, scale).
+
+mod binary;
+mod index;
+mod reduce;
+mod softmax;
+mod unary;

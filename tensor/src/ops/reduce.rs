@@ -1,0 +1,185 @@
+//! Reductions over all elements or along one axis.
+
+use crate::error::or_panic;
+use crate::{Float, Shape, Tensor, TensorError};
+
+/// How an axis splits a row-major buffer: `outer` blocks of `len` runs of `inner`
+/// contiguous elements.
+struct AxisSplit {
+    outer: usize,
+    len: usize,
+    inner: usize,
+}
+
+impl<T: Float> Tensor<T> {
+    fn split_at_axis(&self, axis: usize, op: &'static str) -> Result<AxisSplit, TensorError> {
+        if axis >= self.rank() {
+            return Err(TensorError::AxisOutOfRange {
+                op,
+                axis,
+                shape: self.shape().clone(),
+            });
+        }
+        let dims = self.dims();
+        Ok(AxisSplit {
+            outer: dims[..axis].iter().product(),
+            len: dims[axis],
+            inner: dims[axis + 1..].iter().product(),
+        })
+    }
+
+    fn reduced_shape(&self, axis: usize, keepdim: bool) -> Shape {
+        let mut dims = self.dims().to_vec();
+        if keepdim {
+            dims[axis] = 1;
+        } else {
+            dims.remove(axis);
+        }
+        Shape::new(dims)
+    }
+
+    /// Folds along `axis` with `init` and `f`, keeping the axis as size 1 if `keepdim`.
+    fn try_fold_axis(
+        &self,
+        axis: usize,
+        keepdim: bool,
+        op: &'static str,
+        init: T,
+        f: impl Fn(T, T) -> T,
+    ) -> Result<Tensor<T>, TensorError> {
+        let s = self.split_at_axis(axis, op)?;
+        let mut out = vec![init; s.outer * s.inner];
+        let data = self.data();
+        for o in 0..s.outer {
+            let acc = &mut out[o * s.inner..(o + 1) * s.inner];
+            for l in 0..s.len {
+                let src = &data[(o * s.len + l) * s.inner..][..s.inner];
+                for (a, &x) in acc.iter_mut().zip(src) {
+                    *a = f(*a, x);
+                }
+            }
+        }
+        Ok(Tensor::from_vec(out, self.reduced_shape(axis, keepdim)))
+    }
+
+    /// Sum of all elements.
+    pub fn sum(&self) -> T {
+        self.data().iter().copied().sum()
+    }
+
+    /// Mean of all elements (NaN for an empty tensor).
+    pub fn mean(&self) -> T {
+        self.sum() / T::from_usize(self.numel())
+    }
+
+    /// Largest element (-inf for an empty tensor).
+    pub fn max(&self) -> T {
+        self.data().iter().copied().fold(T::NEG_INFINITY, T::max)
+    }
+
+    /// Flat index of the largest element; the first one on ties. Panics when empty.
+    #[track_caller]
+    pub fn argmax(&self) -> usize {
+        assert!(
+            self.numel() > 0,
+            "argmax: tensor of shape {} is empty",
+            self.shape()
+        );
+        argmax_slice(self.data())
+    }
+
+    /// Sum along `axis`.
+    pub fn try_sum_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor<T>, TensorError> {
+        self.try_fold_axis(axis, keepdim, "sum_axis", T::ZERO, |a, x| a + x)
+    }
+
+    /// Sum along `axis`; panics if the axis is out of range.
+    #[track_caller]
+    pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        or_panic(self.try_sum_axis(axis, keepdim))
+    }
+
+    /// Mean along `axis`; panics if the axis is out of range.
+    #[track_caller]
+    pub fn mean_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        let n = T::from_usize(self.dims().get(axis).copied().unwrap_or(1));
+        self.sum_axis(axis, keepdim).map(|x| x / n)
+    }
+
+    /// Maximum along `axis`; panics if the axis is out of range.
+    #[track_caller]
+    pub fn max_axis(&self, axis: usize, keepdim: bool) -> Tensor<T> {
+        or_panic(self.try_fold_axis(axis, keepdim, "max_axis", T::NEG_INFINITY, T::max))
+    }
+
+    /// Index of the maximum along `axis` for every other position (first on ties), in
+    /// row-major order of the reduced shape.
+    #[track_caller]
+    pub fn argmax_axis(&self, axis: usize) -> Vec<usize> {
+        let s = or_panic(self.split_at_axis(axis, "argmax_axis"));
+        let data = self.data();
+        let mut out = Vec::with_capacity(s.outer * s.inner);
+        for o in 0..s.outer {
+            for i in 0..s.inner {
+                let mut best = 0;
+                let mut best_val = T::NEG_INFINITY;
+                for l in 0..s.len {
+                    let v = data[(o * s.len + l) * s.inner + i];
+                    if v > best_val || l == 0 {
+                        best = l;
+                        best_val = v;
+                    }
+                }
+                out.push(best);
+            }
+        }
+        out
+    }
+}
+
+/// Index of the first maximum of a non-empty slice.
+pub(crate) fn argmax_slice<T: Float>(xs: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate().skip(1) {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn full_reductions() {
+        let t = Tensor::from_vec(vec![1.0f64, 5.0, 3.0, 5.0], [2, 2]);
+        assert_eq!(t.sum(), 14.0);
+        assert_eq!(t.mean(), 3.5);
+        assert_eq!(t.max(), 5.0);
+        assert_eq!(t.argmax(), 1, "first of the tied maxima");
+    }
+
+    #[test]
+    fn axis_reductions() {
+        let t = Tensor::from_vec((0..6).map(f64::from).collect(), [2, 3]);
+        assert_eq!(t.sum_axis(0, false).data(), &[3.0, 5.0, 7.0]);
+        assert_eq!(t.sum_axis(1, false).data(), &[3.0, 12.0]);
+        assert_eq!(t.sum_axis(1, true).dims(), &[2, 1]);
+        assert_eq!(t.mean_axis(0, false).data(), &[1.5, 2.5, 3.5]);
+        assert_eq!(t.max_axis(1, false).data(), &[2.0, 5.0]);
+        assert_eq!(t.argmax_axis(1), vec![2, 2]);
+        assert_eq!(t.argmax_axis(0), vec![1, 1, 1]);
+        assert!(t.try_sum_axis(2, false).is_err());
+    }
+
+    #[test]
+    fn middle_axis_of_rank3() {
+        let t = Tensor::from_vec((0..24).map(f64::from).collect(), [2, 3, 4]);
+        let s = t.sum_axis(1, false);
+        assert_eq!(s.dims(), &[2, 4]);
+        assert_eq!(s[[0, 0]], 0.0 + 4.0 + 8.0);
+        assert_eq!(s[[1, 3]], 15.0 + 19.0 + 23.0);
+    }
+}
