@@ -1,0 +1,44 @@
+//! Log-softmax over the last axis, y = x − max − ln Σe^(x−max) per row.
+//!
+//! ∂L/∂x = G − softmax(x) · Σ_row G, with softmax(x) = eʸ.
+
+use tensor::{Float, Tensor};
+
+use crate::Var;
+
+impl<T: Float> Var<T> {
+    /// Numerically stable log-softmax over the last axis.
+    pub fn log_softmax(&self) -> Var<T> {
+        let value = self.value().log_softmax();
+        Var::from_op("log_softmax", value, &[self], |ctx, sink| {
+            let y = ctx.output;
+            let n = y.dims().last().copied().unwrap_or(1).max(1);
+            let mut grad = Vec::with_capacity(y.numel());
+            for (yr, gr) in y
+                .data()
+                .chunks_exact(n)
+                .zip(ctx.grad_out.data().chunks_exact(n))
+            {
+                let total: T = gr.iter().copied().sum();
+                grad.extend(yr.iter().zip(gr).map(|(&y, &g)| g - y.exp() * total));
+            }
+            sink.add(0, Tensor::from_vec(grad, y.shape()));
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::assert_gradcheck;
+    use crate::ops::test_util::randn;
+
+    #[test]
+    fn gradcheck_log_softmax() {
+        assert_gradcheck("log_softmax", |v| v[0].log_softmax(), &[randn(&[4, 7], 81)]);
+        assert_gradcheck(
+            "log_softmax large logits",
+            |v| v[0].log_softmax(),
+            &[randn(&[2, 3], 82).scale(50.0)],
+        );
+    }
+}
