@@ -1,9 +1,57 @@
-//! General matrix multiply `C = alpha * op(A) * op(B) + beta * C`.
+//! General matrix multiply `C = alpha * op(A) * op(B) + beta * C`, BLIS-style.
 //!
-//! PLACEHOLDER: a correct naive loop with the final public API. The BLIS-style
-//! implementation (packing, micro-kernels, dispatch, threading) replaces the body.
+//! The product is computed the way Goto and van de Geijn (and BLIS after them) describe:
+//!
+//! - [`driver`] runs the five loops around the micro-kernel (NC → KC → MC → NR → MR), each
+//!   sized so that the operand it reuses stays in one level of the cache hierarchy;
+//! - [`pack`] copies a KC×NC block of `op(B)` into NR-column panels and an MC×KC block of
+//!   `op(A)` into MR-row panels (zero-padded, in aligned thread-local buffers reused across
+//!   calls), reading transposed operands through their strides — nothing is transposed in
+//!   memory;
+//! - [`kernels`] holds the register-blocked MR×NR micro-kernels, one file per ISA (portable
+//!   scalar, AVX2+FMA, AVX-512F, NEON), for `f32` and `f64`;
+//! - [`dispatch`] picks the best kernel the CPU supports at run time (or the one forced by
+//!   [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`) together with its block sizes;
+//! - [`threading`] splits large products over a thread count chosen by size (capped by
+//!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`);
+//! - [`small`] handles tiny products with plain vectorisable loops and no packing, because
+//!   for them the per-call overhead of packing dominates.
+//!
+//! The generic entry point [`gemm`] dispatches on `T::DTYPE` to the `f32` or `f64`
+//! implementation through `bytemuck` casts (a no-op at run time).
 
-use crate::Float;
+mod dispatch;
+mod driver;
+mod kernels;
+mod pack;
+mod small;
+mod threading;
+
+pub use dispatch::{available_kernels, kernel, set_kernel, try_set_kernel, Kernel, KernelError};
+pub use threading::{num_threads, set_num_threads};
+
+use crate::{DType, Float};
+
+/// Hooks for tests and benchmarks; not part of the stable API.
+#[doc(hidden)]
+pub mod testing {
+    use std::sync::atomic::Ordering;
+
+    /// Enables (default) or disables the unpacked small-product path, so tests can send
+    /// tiny shapes through the packed driver.
+    pub fn set_small_path(enabled: bool) {
+        super::small::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Sets the minimum multiply-adds per thread (`None` restores the tuned default), so
+    /// tests can exercise the threaded split on tiny shapes.
+    pub fn set_min_fmas_per_thread(n: Option<usize>) {
+        super::threading::MIN_FMAS.store(
+            n.unwrap_or(super::threading::MIN_FMAS_PER_THREAD),
+            Ordering::Relaxed,
+        );
+    }
+}
 
 /// A read-only strided matrix view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 ///
@@ -52,6 +100,34 @@ impl<'a, T> MatRef<'a, T> {
             col_stride: self.row_stride,
         }
     }
+
+    /// The `rows x cols` sub-matrix starting at `(r0, c0)`; the caller keeps it inside `self`.
+    pub(crate) fn sub(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
+        debug_assert!(r0 + rows <= self.rows && c0 + cols <= self.cols);
+        let data = if rows == 0 || cols == 0 {
+            &self.data[..0]
+        } else {
+            &self.data[r0 * self.row_stride + c0 * self.col_stride..]
+        };
+        MatRef {
+            data,
+            rows,
+            cols,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+
+    /// Whether every element the view addresses lies inside `data` (no overflow either).
+    fn in_bounds(&self) -> bool {
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.row_stride)
+            .and_then(|r| (self.cols - 1).checked_mul(self.col_stride)?.checked_add(r));
+        matches!(last, Some(l) if l < self.data.len())
+    }
 }
 
 /// A mutable row-major matrix view with a leading dimension (`row_stride >= cols`).
@@ -84,14 +160,30 @@ impl<'a, T> MatMut<'a, T> {
             row_stride: cols,
         }
     }
+
+    /// Whether rows do not overlap and every element lies inside `data`.
+    fn in_bounds(&self) -> bool {
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        if self.rows > 1 && self.row_stride < self.cols {
+            return false;
+        }
+        let last = (self.rows - 1)
+            .checked_mul(self.row_stride)
+            .and_then(|r| r.checked_add(self.cols - 1));
+        matches!(last, Some(l) if l < self.data.len())
+    }
 }
 
 /// `C = alpha * A * B + beta * C` where `A` is `m x k`, `B` is `k x n`, `C` is `m x n`.
 ///
 /// Pass `a.t()` / `b.t()` for transposed operands. With `beta == 0`, `C` is written without
-/// being read, so it may hold garbage (even NaN) on entry, as in BLAS.
+/// being read, so it may hold garbage (even NaN) on entry, as in BLAS. With `alpha == 0`
+/// (or `k == 0`) neither `A` nor `B` is read and `C` becomes `beta * C`.
 ///
-/// Panics if the shapes do not fit, naming all three.
+/// Panics if the shapes do not fit, naming all three, or if a view addresses elements
+/// outside its slice (or a `MatMut` has `row_stride < cols`).
 #[track_caller]
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     assert!(
@@ -104,19 +196,61 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         c.rows,
         c.cols
     );
-    for i in 0..c.rows {
-        for j in 0..c.cols {
-            let mut acc = T::ZERO;
-            for p in 0..a.cols {
-                acc += a.data[i * a.row_stride + p * a.col_stride]
-                    * b.data[p * b.row_stride + j * b.col_stride];
-            }
-            let dst = &mut c.data[i * c.row_stride + j];
-            *dst = if beta == T::ZERO {
-                alpha * acc
-            } else {
-                alpha * acc + beta * *dst
-            };
-        }
+    assert!(
+        a.in_bounds() && b.in_bounds() && c.in_bounds(),
+        "gemm: a view addresses elements outside its slice (A {}x{} strides ({}, {}) len {}, \
+         B {}x{} strides ({}, {}) len {}, C {}x{} row_stride {} len {})",
+        a.rows,
+        a.cols,
+        a.row_stride,
+        a.col_stride,
+        a.data.len(),
+        b.rows,
+        b.cols,
+        b.row_stride,
+        b.col_stride,
+        b.data.len(),
+        c.rows,
+        c.cols,
+        c.row_stride,
+        c.data.len()
+    );
+    // Dispatch on the element type. `T::DTYPE` is a constant, so the match folds away, and
+    // the casts between `[T]` and `[f32]`/`[f64]` are checked reinterpretations of the same
+    // bytes (they can only fail if a foreign type lied about its DTYPE: a panic, never UB).
+    match T::DTYPE {
+        DType::F32 => driver::gemm_typed::<f32>(
+            bytemuck::cast(alpha),
+            cast_ref(a),
+            cast_ref(b),
+            bytemuck::cast(beta),
+            cast_mut(c),
+        ),
+        DType::F64 => driver::gemm_typed::<f64>(
+            bytemuck::cast(alpha),
+            cast_ref(a),
+            cast_ref(b),
+            bytemuck::cast(beta),
+            cast_mut(c),
+        ),
+    }
+}
+
+fn cast_ref<T: Float, U: Float>(m: MatRef<'_, T>) -> MatRef<'_, U> {
+    MatRef {
+        data: bytemuck::cast_slice(m.data),
+        rows: m.rows,
+        cols: m.cols,
+        row_stride: m.row_stride,
+        col_stride: m.col_stride,
+    }
+}
+
+fn cast_mut<T: Float, U: Float>(m: MatMut<'_, T>) -> MatMut<'_, U> {
+    MatMut {
+        data: bytemuck::cast_slice_mut(m.data),
+        rows: m.rows,
+        cols: m.cols,
+        row_stride: m.row_stride,
     }
 }

@@ -1,0 +1,269 @@
+//! Run-time kernel selection and the per-kernel block sizes.
+//!
+//! The best kernel the CPU supports is found once with `is_x86_feature_detected!` (or
+//! compile-time `cfg` on aarch64), so a plain `cargo build --release` — without
+//! `-C target-cpu=native` — still runs the AVX2/AVX-512 code. A kernel can be forced with
+//! [`set_kernel`] or the `FERROGRAD_GEMM_KERNEL` environment variable (`scalar`, `avx2`,
+//! `avx512`, `neon`); forcing one the CPU cannot run is an error (or a panic), never UB:
+//! [`spec`] re-checks availability before handing out a kernel's function pointer.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::kernels::{self, KernelFn};
+use crate::Float;
+
+/// A micro-kernel family (one instruction set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Portable Rust, no explicit SIMD (4×4 tiles); runs everywhere.
+    Scalar,
+    /// x86-64 AVX2 + FMA (6×16 f32, 6×8 f64 tiles).
+    Avx2,
+    /// x86-64 AVX-512F (14×32 f32, 14×16 f64 tiles).
+    Avx512,
+    /// aarch64 NEON (8×8 f32, 8×4 f64 tiles).
+    Neon,
+}
+
+impl Kernel {
+    /// Every kernel, fastest first.
+    pub const ALL: [Kernel; 4] = [Kernel::Avx512, Kernel::Avx2, Kernel::Neon, Kernel::Scalar];
+
+    /// The name used by `FERROGRAD_GEMM_KERNEL` and [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+            Kernel::Neon => "neon",
+        }
+    }
+
+    /// Whether this CPU (and this build's target) can run the kernel.
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            Kernel::Scalar => 2,
+            Kernel::Avx2 => 3,
+            Kernel::Avx512 => 4,
+            Kernel::Neon => 5,
+        }
+    }
+
+    fn from_u8(v: u8) -> Option<Kernel> {
+        Some(match v {
+            2 => Kernel::Scalar,
+            3 => Kernel::Avx2,
+            4 => Kernel::Avx512,
+            5 => Kernel::Neon,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kernel {
+    type Err = KernelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == s || (s == "avx512f" && *k == Kernel::Avx512))
+            .ok_or(KernelError::UnknownName(s))
+    }
+}
+
+/// Why a kernel could not be selected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelError {
+    /// The name is none of `scalar`, `avx2`, `avx512`, `neon`.
+    UnknownName(String),
+    /// The CPU (or the build target) cannot run this kernel.
+    Unsupported(Kernel),
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let avail: Vec<&str> = available_kernels().iter().map(|k| k.name()).collect();
+        match self {
+            KernelError::UnknownName(s) => write!(
+                f,
+                "unknown GEMM kernel {s:?}: expected one of scalar, avx2, avx512, neon \
+                 (this CPU can run: {})",
+                avail.join(", ")
+            ),
+            KernelError::Unsupported(k) => write!(
+                f,
+                "GEMM kernel {k} is not supported on this CPU/target (this CPU can run: {})",
+                avail.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// The kernels this CPU can run, fastest first (always ends with [`Kernel::Scalar`]).
+pub fn available_kernels() -> Vec<Kernel> {
+    Kernel::ALL
+        .into_iter()
+        .filter(|k| k.is_available())
+        .collect()
+}
+
+/// 0 = not yet initialised (read `FERROGRAD_GEMM_KERNEL` on first use), 1 = automatic,
+/// otherwise a forced kernel (`Kernel::to_u8`).
+static SELECTED: AtomicU8 = AtomicU8::new(0);
+const AUTO: u8 = 1;
+
+/// Forces the GEMM kernel (`Some`) or returns to the automatic choice, the best one the CPU
+/// supports (`None`). Process-wide; takes effect from the next `gemm` call.
+///
+/// Panics with a clear message if the CPU cannot run the kernel; see [`try_set_kernel`].
+#[track_caller]
+pub fn set_kernel(kernel: Option<Kernel>) {
+    if let Err(e) = try_set_kernel(kernel) {
+        panic!("gemm::set_kernel: {e}");
+    }
+}
+
+/// Like [`set_kernel`], but returns an error instead of panicking (the selection is then
+/// left unchanged).
+pub fn try_set_kernel(kernel: Option<Kernel>) -> Result<(), KernelError> {
+    match kernel {
+        None => SELECTED.store(AUTO, Ordering::Relaxed),
+        Some(k) if k.is_available() => SELECTED.store(k.to_u8(), Ordering::Relaxed),
+        Some(k) => return Err(KernelError::Unsupported(k)),
+    }
+    Ok(())
+}
+
+/// The kernel the next `gemm` call will use.
+///
+/// Panics on first use if `FERROGRAD_GEMM_KERNEL` names an unknown or unsupported kernel.
+#[track_caller]
+pub fn kernel() -> Kernel {
+    let mut v = SELECTED.load(Ordering::Relaxed);
+    if v == 0 {
+        v = match std::env::var("FERROGRAD_GEMM_KERNEL") {
+            Ok(s) if !s.trim().is_empty() && s.trim() != "auto" => {
+                match s.parse::<Kernel>().and_then(|k| {
+                    if k.is_available() {
+                        Ok(k)
+                    } else {
+                        Err(KernelError::Unsupported(k))
+                    }
+                }) {
+                    Ok(k) => k.to_u8(),
+                    Err(e) => panic!("FERROGRAD_GEMM_KERNEL: {e}"),
+                }
+            }
+            _ => AUTO,
+        };
+        // Another thread may have raced us with `set_kernel`: keep whatever is there.
+        let _ = SELECTED.compare_exchange(0, v, Ordering::Relaxed, Ordering::Relaxed);
+        v = SELECTED.load(Ordering::Relaxed);
+    }
+    Kernel::from_u8(v).unwrap_or_else(best)
+}
+
+fn best() -> Kernel {
+    Kernel::ALL
+        .into_iter()
+        .find(|k| k.is_available())
+        .unwrap_or(Kernel::Scalar)
+}
+
+/// Everything the driver needs to know about one kernel for one element type.
+pub(crate) struct Spec<E: 'static> {
+    /// Which kernel family this is (also selects the small-product loops).
+    pub kernel: Kernel,
+    /// Micro-tile rows (A panel height).
+    pub mr: usize,
+    /// Micro-tile columns (B panel width).
+    pub nr: usize,
+    /// Depth of a packed block (loop 4 step).
+    pub kc: usize,
+    /// Rows of a packed A block (loop 3 step), a multiple of `mr`.
+    pub mc: usize,
+    /// Columns of a packed B block (loop 5 step), a multiple of `nr`.
+    pub nc: usize,
+    /// The micro-kernel. Only reachable through [`spec`], which checks the CPU supports it.
+    pub ukr: KernelFn<E>,
+}
+
+/// The element types the GEMM is implemented for, with their per-kernel specs.
+pub(crate) trait Elem: Float {
+    /// The spec for `kernel`, or `None` where the kernel does not exist for this target.
+    fn spec_table(kernel: Kernel) -> Option<&'static Spec<Self>>;
+}
+
+impl Elem for f32 {
+    fn spec_table(kernel: Kernel) -> Option<&'static Spec<f32>> {
+        match kernel {
+            Kernel::Scalar => Some(&kernels::scalar::F32),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => Some(&kernels::avx2::F32),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => Some(&kernels::avx512::F32),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => Some(&kernels::neon::F32),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+impl Elem for f64 {
+    fn spec_table(kernel: Kernel) -> Option<&'static Spec<f64>> {
+        match kernel {
+            Kernel::Scalar => Some(&kernels::scalar::F64),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => Some(&kernels::avx2::F64),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => Some(&kernels::avx512::F64),
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => Some(&kernels::neon::F64),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+/// The spec of `kernel` for `E`, after checking (again) that the CPU can run it: this is
+/// the one gate between a kernel's `#[target_feature]` code and the driver.
+#[track_caller]
+pub(crate) fn spec<E: Elem>(kernel: Kernel) -> &'static Spec<E> {
+    assert!(
+        kernel.is_available(),
+        "gemm: {}",
+        KernelError::Unsupported(kernel)
+    );
+    let s = E::spec_table(kernel)
+        .unwrap_or_else(|| panic!("gemm: {}", KernelError::Unsupported(kernel)));
+    debug_assert_eq!(s.kernel, kernel);
+    s
+}

@@ -1,0 +1,70 @@
+//! x86-64 AVX2 + FMA micro-kernels.
+//!
+//! There are 16 ymm registers. A 6×16 f32 tile (6×8 f64) keeps 6 rows × 2 vectors = 12
+//! accumulators, plus 2 registers for the current row of the B panel and 1 for the
+//! broadcast A element: 15 of 16. Each k step issues 12 FMAs against 2 vector loads and
+//! 6 broadcasts (8 loads): Zen 2 and Haswell+ have 2 FMA pipes and 2 load ports, so the
+//! loop is FMA-bound (6 cycles of FMA vs 4 of loads), which is what reaching peak needs.
+//! A larger MR would run out of registers; NR = 3 vectors (4×24) has the same FMA/load
+//! ratio but fewer independent accumulators to hide the 5-cycle FMA latency (12 ≥ 2×5).
+//!
+//! Block sizes (Zen 2: L1d 32 KiB, L2 512 KiB per core, L3 16 MiB per 4-core CCX):
+//! - KC = 256: the KC×NR B micro-panel (256·16·4 B = 16 KiB for f32, 256·8·8 B = 16 KiB
+//!   for f64) is reused by every A micro-panel of the block, so it must stay in L1: half
+//!   of L1, leaving the other half for the streaming A micro-panel (6 KiB / 12 KiB) and C.
+//! - MC: the MC×KC A block is reused by every B micro-panel of the NC block, so it must
+//!   stay in L2: f32 144·256·4 B = 144 KiB, f64 72·256·8 B = 144 KiB — under a third of
+//!   L2, which leaves room for the B panels streaming through from L3 (and a sibling
+//!   thread's traffic does not evict it since L2 is private).
+//! - NC: the KC×NC B block is reused by every MC block, so it must stay in L3:
+//!   f32 256·4080·4 B ≈ 4 MiB, f64 256·2040·8 B ≈ 4 MiB — a quarter of the CCX's L3,
+//!   leaving room for the other cores (and one copy per thread, see `threading`).
+
+use std::arch::x86_64::*;
+
+use super::simd_kernel;
+use crate::gemm::dispatch::{Kernel, Spec};
+
+/// f32: 6×16 tile.
+pub(crate) static F32: Spec<f32> = Spec {
+    kernel: Kernel::Avx2,
+    mr: 6,
+    nr: 16,
+    kc: 256,
+    mc: 144,
+    nc: 4080,
+    ukr: ukr_f32,
+};
+
+/// f64: 6×8 tile.
+pub(crate) static F64: Spec<f64> = Spec {
+    kernel: Kernel::Avx2,
+    mr: 6,
+    nr: 8,
+    kc: 256,
+    mc: 72,
+    nc: 2040,
+    ukr: ukr_f64,
+};
+
+simd_kernel! {
+    #[target_feature(enable = "avx2,fma")]
+    fn ukr_f32(f32, mr = 6, nv = 2, lanes = 8);
+    zero = _mm256_setzero_ps(),
+    load = _mm256_loadu_ps,
+    store = _mm256_storeu_ps,
+    splat = _mm256_set1_ps,
+    fma = _mm256_fmadd_ps,
+    mul = _mm256_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx2,fma")]
+    fn ukr_f64(f64, mr = 6, nv = 2, lanes = 4);
+    zero = _mm256_setzero_pd(),
+    load = _mm256_loadu_pd,
+    store = _mm256_storeu_pd,
+    splat = _mm256_set1_pd,
+    fma = _mm256_fmadd_pd,
+    mul = _mm256_mul_pd,
+}

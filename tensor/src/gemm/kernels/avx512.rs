@@ -1,0 +1,65 @@
+//! x86-64 AVX-512F micro-kernels.
+//!
+//! There are 32 zmm registers. A 14×32 f32 tile (14×16 f64) keeps 14 rows × 2 vectors =
+//! 28 accumulators, plus 2 for the B row and 1 for the broadcast: 31 of 32. Each k step is
+//! 28 FMAs against 16 loads, FMA-bound on cores with two 512-bit FMA units.
+//!
+//! Block sizes (Skylake-SP / Ice Lake / Zen 4: L1d 32–48 KiB, L2 1–2 MiB per core):
+//! - KC = 128: the KC×NR B micro-panel (128·32·4 B = 16 KiB, f64 128·16·8 B = 16 KiB)
+//!   stays in half of a 32 KiB L1;
+//! - MC = 504 f32 / 252 f64 (multiples of 14): the MC×KC A block is 252 KiB, a quarter
+//!   of a 1 MiB L2;
+//! - NC: the KC×NC B block is 2 MiB, well inside L3.
+//!
+//! NOT RUN on the development machine (Zen 2 has no AVX-512): the body is the same macro
+//! as the tested AVX2 kernel, and [`dispatch`](crate::gemm::dispatch) selects it only
+//! when `is_x86_feature_detected!("avx512f")`.
+
+use std::arch::x86_64::*;
+
+use super::simd_kernel;
+use crate::gemm::dispatch::{Kernel, Spec};
+
+/// f32: 14×32 tile.
+pub(crate) static F32: Spec<f32> = Spec {
+    kernel: Kernel::Avx512,
+    mr: 14,
+    nr: 32,
+    kc: 128,
+    mc: 504,
+    nc: 4096,
+    ukr: ukr_f32,
+};
+
+/// f64: 14×16 tile.
+pub(crate) static F64: Spec<f64> = Spec {
+    kernel: Kernel::Avx512,
+    mr: 14,
+    nr: 16,
+    kc: 128,
+    mc: 252,
+    nc: 2048,
+    ukr: ukr_f64,
+};
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16);
+    zero = _mm512_setzero_ps(),
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    mul = _mm512_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f64(f64, mr = 14, nv = 2, lanes = 8);
+    zero = _mm512_setzero_pd(),
+    load = _mm512_loadu_pd,
+    store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    mul = _mm512_mul_pd,
+}

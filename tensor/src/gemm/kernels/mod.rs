@@ -1,0 +1,130 @@
+//! Register-blocked micro-kernels, one file per instruction set.
+//!
+//! A micro-kernel computes one MR×NR tile of `C`:
+//! `C[0..MR, 0..NR] = alpha * Apanel · Bpanel + beta * C[0..MR, 0..NR]`
+//! where `Apanel` is `k` steps of MR values (one column of the A block each) and `Bpanel`
+//! is `k` steps of NR values (one row of the B block each), both packed contiguously by
+//! [`pack`](super::pack). The accumulators stay in registers for the whole `k` loop; each
+//! step loads NR/lanes vectors of B, broadcasts MR scalars of A and issues MR·NR/lanes FMAs.
+//! With `beta == 0`, `C` is only written, never read.
+//!
+//! Tiles are always full: the driver zero-pads partial panels and routes edge tiles through
+//! a small temporary, so kernels have no edge cases.
+
+pub(crate) mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+
+/// Largest MR×NR over all kernels (AVX-512 f32: 14×32), for the edge-tile temporary.
+pub(crate) const MAX_TILE: usize = 14 * 32;
+
+/// `ukr(k, a, b, c, rs_c, alpha, beta)`.
+///
+/// # Safety
+/// The caller guarantees that `a` is valid for reading `k * MR` elements, `b` for reading
+/// `k * NR` elements, that for every `i < MR` the `NR` elements starting at
+/// `c + i * rs_c` are valid for writing (and reading, if `beta != 0`) and not otherwise
+/// aliased, and that the CPU supports the kernel's instruction set (checked by
+/// [`dispatch::spec`](super::dispatch::spec)).
+pub(crate) type KernelFn<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, E, E);
+
+/// Generates a SIMD micro-kernel with MR rows and NV vectors (of `lanes` elements) per
+/// row. The body is the same for every ISA; only the vector type and intrinsics differ,
+/// so the AVX2 instance (tested on this machine) vouches for the logic of the others.
+macro_rules! simd_kernel {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident($E:ty, mr = $MR:literal, nv = $NV:literal, lanes = $L:literal);
+        zero = $zero:expr,
+        load = $load:path,
+        store = $store:path,
+        splat = $splat:path,
+        fma = $fma:path,
+        mul = $mul:path $(,)?
+    ) => {
+        $(#[$attr])*
+        #[allow(clippy::needless_range_loop)]
+        pub(crate) unsafe fn $name(
+            k: usize,
+            a: *const $E,
+            b: *const $E,
+            c: *mut $E,
+            rs_c: usize,
+            alpha: $E,
+            beta: $E,
+        ) {
+            const MR: usize = $MR;
+            const NV: usize = $NV;
+            const NR: usize = $NV * $L;
+            // SAFETY: the caller upholds the `KernelFn` contract: `a`/`b` hold `k` packed
+            // steps of MR/NR elements, the MR×NR tile at `c` (row stride `rs_c`) is ours,
+            // and the CPU has the features this function is compiled for.
+            unsafe {
+                let mut acc = [[$zero; NV]; MR];
+                let mut ap = a;
+                let mut bp = b;
+                let mut left = k;
+                // Unrolled by two: gives the out-of-order core more independent work per
+                // iteration and halves the loop overhead.
+                while left >= 2 {
+                    let mut bv = [$zero; NV];
+                    for v in 0..NV {
+                        bv[v] = $load(bp.add(v * $L));
+                    }
+                    for i in 0..MR {
+                        let av = $splat(*ap.add(i));
+                        for v in 0..NV {
+                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                        }
+                    }
+                    for v in 0..NV {
+                        bv[v] = $load(bp.add(NR + v * $L));
+                    }
+                    for i in 0..MR {
+                        let av = $splat(*ap.add(MR + i));
+                        for v in 0..NV {
+                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                        }
+                    }
+                    ap = ap.add(2 * MR);
+                    bp = bp.add(2 * NR);
+                    left -= 2;
+                }
+                if left == 1 {
+                    let mut bv = [$zero; NV];
+                    for v in 0..NV {
+                        bv[v] = $load(bp.add(v * $L));
+                    }
+                    for i in 0..MR {
+                        let av = $splat(*ap.add(i));
+                        for v in 0..NV {
+                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                        }
+                    }
+                }
+                let alphav = $splat(alpha);
+                if beta == 0.0 {
+                    for i in 0..MR {
+                        for v in 0..NV {
+                            $store(c.add(i * rs_c + v * $L), $mul(alphav, acc[i][v]));
+                        }
+                    }
+                } else {
+                    let betav = $splat(beta);
+                    for i in 0..MR {
+                        for v in 0..NV {
+                            let p = c.add(i * rs_c + v * $L);
+                            $store(p, $fma(betav, $load(p), $mul(alphav, acc[i][v])));
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+pub(crate) use simd_kernel;

@@ -1,0 +1,135 @@
+//! Packing: copy a block of `op(A)` / `op(B)` into the contiguous, zero-padded panel
+//! layout the micro-kernels stream through, reading the source through its strides (so a
+//! transposed operand costs nothing extra), into 64-byte-aligned thread-local buffers that
+//! are reused across calls.
+//!
+//! Layouts (`kc` = block depth):
+//! - A block (`mc x kc`) → ⌈mc/MR⌉ panels of `kc * MR` elements; in a panel, step `p`
+//!   holds `A[i0 .. i0+MR, p]` (one column slice of MR rows). Rows past `mc` are zero.
+//! - B block (`kc x nc`) → ⌈nc/NR⌉ panels of `kc * NR` elements; in a panel, step `p`
+//!   holds `B[p, j0 .. j0+NR]`. Columns past `nc` are zero.
+
+use std::cell::RefCell;
+
+use super::dispatch::Elem;
+use super::MatRef;
+
+/// One cache line: the allocation unit of the packing buffers, so they start 64-aligned.
+#[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// A growable, 64-byte-aligned scratch buffer.
+#[derive(Default)]
+pub(crate) struct AlignedBuf(Vec<Line>);
+
+impl AlignedBuf {
+    /// The first `len` elements, growing the allocation if needed (contents unspecified:
+    /// packing overwrites every element the kernels read).
+    pub(crate) fn get<E: Elem>(&mut self, len: usize) -> &mut [E] {
+        let bytes = len * std::mem::size_of::<E>();
+        let lines = bytes.div_ceil(64);
+        if self.0.len() < lines {
+            self.0.resize(lines, Line([0; 64]));
+        }
+        &mut bytemuck::cast_slice_mut::<Line, E>(&mut self.0[..lines])[..len]
+    }
+}
+
+thread_local! {
+    /// This thread's (A, B) packing buffers.
+    static BUFFERS: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::default();
+}
+
+/// Runs `f` with this thread's packing buffers (or fresh ones if they are in use, which
+/// cannot happen unless `f` re-enters the GEMM on the same thread).
+pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut AlignedBuf, &mut AlignedBuf) -> R) -> R {
+    BUFFERS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (a, b) = &mut *bufs;
+            f(a, b)
+        }
+        Err(_) => f(&mut AlignedBuf::default(), &mut AlignedBuf::default()),
+    })
+}
+
+/// Packs the whole view `a` (`mc x kc`) into MR-row panels in `out`
+/// (`out.len() == ⌈mc/MR⌉ * MR * kc`).
+pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
+    let (mc, kc) = (a.rows, a.cols);
+    debug_assert_eq!(out.len(), mc.div_ceil(mr) * mr * kc);
+    if kc == 0 {
+        return;
+    }
+    for (q, panel) in out.chunks_exact_mut(mr * kc).enumerate() {
+        let i0 = q * mr;
+        let rows = mr.min(mc - i0);
+        if a.row_stride == 1 && rows == mr {
+            // Column-major A (a transposed operand): each step is MR contiguous elements.
+            for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
+                let s = i0 + p * a.col_stride;
+                dst.copy_from_slice(&a.data[s..s + mr]);
+            }
+            continue;
+        }
+        for i in 0..rows {
+            let start = (i0 + i) * a.row_stride;
+            let dst = panel.iter_mut().skip(i).step_by(mr);
+            if a.col_stride == 1 {
+                for (d, &x) in dst.zip(&a.data[start..start + kc]) {
+                    *d = x;
+                }
+            } else {
+                for (d, &x) in dst.zip(a.data[start..].iter().step_by(a.col_stride)) {
+                    *d = x;
+                }
+            }
+        }
+        if rows < mr {
+            for step in panel.chunks_exact_mut(mr) {
+                step[rows..].fill(E::ZERO);
+            }
+        }
+    }
+}
+
+/// Packs the whole view `b` (`kc x nc`) into NR-column panels in `out`
+/// (`out.len() == ⌈nc/NR⌉ * NR * kc`).
+pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
+    let (kc, nc) = (b.rows, b.cols);
+    debug_assert_eq!(out.len(), nc.div_ceil(nr) * nr * kc);
+    if kc == 0 {
+        return;
+    }
+    for (q, panel) in out.chunks_exact_mut(nr * kc).enumerate() {
+        let j0 = q * nr;
+        let cols = nr.min(nc - j0);
+        if b.col_stride == 1 {
+            // Row-major B: each step is a contiguous run of the row.
+            for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
+                let s = p * b.row_stride + j0;
+                dst[..cols].copy_from_slice(&b.data[s..s + cols]);
+                dst[cols..].fill(E::ZERO);
+            }
+            continue;
+        }
+        for j in 0..cols {
+            let start = (j0 + j) * b.col_stride;
+            let dst = panel.iter_mut().skip(j).step_by(nr);
+            if b.row_stride == 1 {
+                for (d, &x) in dst.zip(&b.data[start..start + kc]) {
+                    *d = x;
+                }
+            } else {
+                for (d, &x) in dst.zip(b.data[start..].iter().step_by(b.row_stride)) {
+                    *d = x;
+                }
+            }
+        }
+        if cols < nr {
+            for step in panel.chunks_exact_mut(nr) {
+                step[cols..].fill(E::ZERO);
+            }
+        }
+    }
+}

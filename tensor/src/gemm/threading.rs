@@ -1,0 +1,111 @@
+//! Splitting a product over threads, and the thread-count knob.
+//!
+//! Threads come from rayon's global pool: its workers persist, so handing a part to one
+//! costs a queue push and (at worst) a wake-up, a few microseconds, where spawning an OS
+//! thread per call (`std::thread::scope`) costs tens of microseconds — too much for the
+//! mid-sized products (a few MFLOP) that training issues by the thousand. The calling
+//! thread computes the first part itself (`in_place_scope`), so two threads need only one
+//! hand-off.
+//!
+//! The split is coarse: C is cut into `nt` contiguous row ranges (whole MR panels) or
+//! column ranges (whole NR panels), and each thread runs the whole blocked algorithm on
+//! its part with its own packing buffers — no synchronisation inside. The price is that
+//! every thread packs the operand that is not split: splitting rows re-packs B (k·n
+//! elements per thread), splitting columns re-packs A (m·k), so we split the dimension
+//! that duplicates the smaller operand. Against 2·m·n·k/nt flops per thread this is
+//! noise for the sizes that get threads at all.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use super::dispatch::{Elem, Spec};
+use super::driver::{run_seq, CView};
+use super::MatRef;
+
+/// Minimum multiply-adds (`m·n·k`) per thread: below this a second thread does not pay
+/// for its hand-off (measured on Zen 2: ~2^19 FMAs ≈ 15 µs of single-thread work).
+pub(crate) const MIN_FMAS_PER_THREAD: usize = 1 << 19;
+
+/// Test hook: the per-thread minimum actually used (tests lower it to thread tiny products).
+pub(crate) static MIN_FMAS: AtomicUsize = AtomicUsize::new(MIN_FMAS_PER_THREAD);
+
+/// 0 = not set: use the default (`FERROGRAD_NUM_THREADS`, else all cores).
+static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Caps the number of threads a GEMM may use (process-wide); `0` restores the default,
+/// `FERROGRAD_NUM_THREADS` if set, otherwise the number of cores. Small products use
+/// fewer threads than the cap (one, below about a million multiply-adds).
+pub fn set_num_threads(n: usize) {
+    NUM_THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The current cap on GEMM threads (see [`set_num_threads`]).
+///
+/// Panics on first use if `FERROGRAD_NUM_THREADS` is set but not a positive integer.
+pub fn num_threads() -> usize {
+    match NUM_THREADS.load(Ordering::Relaxed) {
+        0 => default_threads(),
+        n => n,
+    }
+}
+
+fn default_threads() -> usize {
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(|| match std::env::var("FERROGRAD_NUM_THREADS") {
+        Ok(s) if !s.trim().is_empty() => match s.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("FERROGRAD_NUM_THREADS={s:?}: expected a positive integer"),
+        },
+        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    })
+}
+
+/// Runs the blocked product, on as many threads as its size warrants.
+pub(crate) fn run<E: Elem>(
+    spec: &'static Spec<E>,
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    c: CView<'_, E>,
+) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let fmas = m.saturating_mul(n).saturating_mul(k);
+    let split_rows = m >= n;
+    let panels = if split_rows {
+        m.div_ceil(spec.mr)
+    } else {
+        n.div_ceil(spec.nr)
+    };
+    let nt = num_threads()
+        .min(fmas / MIN_FMAS.load(Ordering::Relaxed).max(1))
+        .min(panels)
+        .max(1);
+    if nt == 1 {
+        run_seq(spec, alpha, a, b, beta, c);
+        return;
+    }
+    // Part `t` of `nt`: a range of whole panels along the split dimension.
+    let part = |t: usize| {
+        let (step, len) = if split_rows {
+            (spec.mr, m)
+        } else {
+            (spec.nr, n)
+        };
+        let lo = (t * panels / nt * step).min(len);
+        let hi = ((t + 1) * panels / nt * step).min(len);
+        if split_rows {
+            (a.sub(lo, hi - lo, 0, k), b, c.sub(lo, hi - lo, 0, n))
+        } else {
+            (a, b.sub(0, k, lo, hi - lo), c.sub(0, m, lo, hi - lo))
+        }
+    };
+    rayon::in_place_scope(|s| {
+        for t in 1..nt {
+            let (at, bt, ct) = part(t);
+            s.spawn(move |_| run_seq(spec, alpha, at, bt, beta, ct));
+        }
+        let (a0, b0, c0) = part(0);
+        run_seq(spec, alpha, a0, b0, beta, c0);
+    });
+}

@@ -1,0 +1,428 @@
+//! GEMM against a naive triple loop: every kernel this CPU can run, 1 and 2 threads, both
+//! the small-product loops and the packed driver, all transpose combinations, several
+//! alpha/beta (beta = 0 over NaN, beta = 1 accumulation), f32 and f64, and a C with
+//! `row_stride > cols`. Inputs are small integers, so every result is exact in f32 too
+//! (no tolerance needed, whatever the summation order or FMA use).
+
+use std::sync::{Mutex, MutexGuard};
+
+use tensor::gemm::{self, gemm, Kernel, KernelError, MatMut, MatRef};
+use tensor::Float;
+
+/// Kernel and thread settings are process-wide: tests that change them take this lock.
+static SETTINGS: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    SETTINGS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Restores the default settings when dropped (also on panic).
+struct Restore;
+impl Drop for Restore {
+    fn drop(&mut self) {
+        gemm::set_kernel(None);
+        gemm::set_num_threads(0);
+        gemm::testing::set_small_path(true);
+        gemm::testing::set_min_fmas_per_thread(None);
+    }
+}
+
+/// Deterministic small integers in -3..=3.
+struct Lcg(u64);
+impl Lcg {
+    fn next<T: Float>(&mut self) -> T {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        T::from_f64(((self.0 >> 33) % 7) as f64 - 3.0)
+    }
+    fn vec<T: Float>(&mut self, n: usize) -> Vec<T> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+/// One operand of `op(X)` with shape `rows x cols`, stored transposed if `trans`.
+struct Operand<T> {
+    data: Vec<T>,
+    rows: usize,
+    cols: usize,
+    trans: bool,
+}
+
+impl<T: Float> Operand<T> {
+    fn new(rng: &mut Lcg, rows: usize, cols: usize, trans: bool) -> Self {
+        Operand {
+            data: rng.vec(rows * cols),
+            rows,
+            cols,
+            trans,
+        }
+    }
+    fn view(&self) -> MatRef<'_, T> {
+        if self.trans {
+            MatRef::new(&self.data, self.cols, self.rows).t()
+        } else {
+            MatRef::new(&self.data, self.rows, self.cols)
+        }
+    }
+    fn at(&self, i: usize, j: usize) -> T {
+        if self.trans {
+            self.data[j * self.rows + i]
+        } else {
+            self.data[i * self.cols + j]
+        }
+    }
+}
+
+/// The reference: `alpha * op(A) op(B) + beta * C` by the definition (C unread if beta == 0).
+fn naive<T: Float>(
+    alpha: T,
+    a: &Operand<T>,
+    b: &Operand<T>,
+    beta: T,
+    c: &[T],
+    ldc: usize,
+) -> Vec<T> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let mut out = c.to_vec();
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = T::ZERO;
+            for p in 0..k {
+                acc += a.at(i, p) * b.at(p, j);
+            }
+            let dst = &mut out[i * ldc + j];
+            *dst = if beta == T::ZERO {
+                alpha * acc
+            } else {
+                alpha * acc + beta * *dst
+            };
+        }
+    }
+    out
+}
+
+const ALPHA_BETA: [(f64, f64); 4] = [(1.0, 0.0), (1.0, 1.0), (2.0, -1.0), (-0.5, 0.5)];
+
+/// Checks one shape under every transpose combination and alpha/beta, for the current
+/// settings. `pad` extra columns make `row_stride > cols`; the padding must survive.
+fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize, ctx: &str) {
+    let ldc = n + pad;
+    for ta in [false, true] {
+        for tb in [false, true] {
+            let a = Operand::<T>::new(rng, m, k, ta);
+            let b = Operand::<T>::new(rng, k, n, tb);
+            for (alpha, beta) in ALPHA_BETA {
+                let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                // beta == 0 must not read C: fill it with NaN (padding with a sentinel).
+                let mut c: Vec<T> = if beta == T::ZERO {
+                    (0..m * ldc)
+                        .map(|x| {
+                            if x % ldc < n {
+                                T::NAN
+                            } else {
+                                T::from_f64(7.0)
+                            }
+                        })
+                        .collect()
+                } else {
+                    rng.vec(m * ldc)
+                };
+                // A MatMut of m rows needs (m-1)*ldc + n elements; give it exactly that.
+                let len = if m == 0 { 0 } else { (m - 1) * ldc + n };
+                let want = naive(alpha, &a, &b, beta, &c, ldc);
+                let cm = MatMut {
+                    data: &mut c[..len],
+                    rows: m,
+                    cols: n,
+                    row_stride: ldc,
+                };
+                gemm(alpha, a.view(), b.view(), beta, cm);
+                if c != want {
+                    let bad = (0..m * ldc).find(|&x| c[x] != want[x]).unwrap();
+                    panic!(
+                        "{ctx} {}: m={m} n={n} k={k} ldc={ldc} ta={ta} tb={tb} alpha={alpha} \
+                         beta={beta}: C[{}, {}] = {}, want {}",
+                        T::DTYPE,
+                        bad / ldc,
+                        bad % ldc,
+                        c[bad],
+                        want[bad]
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off).
+fn for_each_config(mut f: impl FnMut(&str)) {
+    let _guard = lock();
+    let _restore = Restore;
+    for kernel in Kernel::ALL {
+        if !kernel.is_available() {
+            println!("skipping GEMM kernel {kernel}: not supported by this CPU/target");
+            continue;
+        }
+        gemm::set_kernel(Some(kernel));
+        for threads in [1, 2] {
+            gemm::set_num_threads(threads);
+            for small in [true, false] {
+                gemm::testing::set_small_path(small);
+                f(&format!("kernel={kernel} threads={threads} small={small}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn all_small_shapes() {
+    // Threads on every product, however small, to exercise the split at the edges.
+    let sizes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 19];
+    let mut rng = Lcg(1);
+    for_each_config(|ctx| {
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        for &m in &sizes {
+            for &n in &sizes {
+                for &k in &[0, 1, 2, 5, 8, 13, 19] {
+                    check_shape::<f32>(&mut rng, m, n, k, 0, ctx);
+                    check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn every_shape_below_20_default_kernel() {
+    let _guard = lock();
+    let _restore = Restore;
+    let mut rng = Lcg(2);
+    for small in [true, false] {
+        gemm::testing::set_small_path(small);
+        for m in 0..20 {
+            for n in 0..20 {
+                for k in 0..20 {
+                    check_shape::<f32>(&mut rng, m, n, k, 0, "default");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn strided_c_keeps_padding() {
+    let mut rng = Lcg(3);
+    for_each_config(|ctx| {
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        for (m, n, k) in [
+            (1, 1, 1),
+            (7, 13, 5),
+            (13, 17, 19),
+            (6, 16, 300),
+            (19, 33, 40),
+        ] {
+            check_shape::<f32>(&mut rng, m, n, k, 3, ctx);
+            check_shape::<f64>(&mut rng, m, n, k, 5, ctx);
+        }
+    });
+}
+
+#[test]
+fn odd_and_blocking_boundary_sizes() {
+    // k > KC (several KC slices: beta applied once, then accumulation), m > MC, n > NC,
+    // and sizes that leave partial micro-panels everywhere.
+    let mut rng = Lcg(4);
+    for_each_config(|ctx| {
+        for (m, n, k) in [
+            (65, 65, 65),
+            (257, 13, 257),
+            (7, 257, 600),
+            (1, 1031, 7),
+            (1031, 1, 13),
+            (3, 4100, 5),
+            (200, 20, 2),
+        ] {
+            check_shape::<f32>(&mut rng, m, n, k, 1, ctx);
+            check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+        }
+    });
+}
+
+#[test]
+fn large_threaded_product() {
+    // Big enough that 2 threads are used with the tuned thresholds; one transpose combo
+    // each, to keep the naive reference affordable.
+    let _guard = lock();
+    let _restore = Restore;
+    let mut rng = Lcg(5);
+    for &(m, n, k, ta, tb) in &[(1031, 257, 65, false, false), (257, 1031, 300, true, true)] {
+        let a = Operand::<f32>::new(&mut rng, m, k, ta);
+        let b = Operand::<f32>::new(&mut rng, k, n, tb);
+        let c0 = rng.vec::<f32>(m * n);
+        let want = naive(2.0, &a, &b, 1.0, &c0, n);
+        for kernel in gemm::available_kernels() {
+            gemm::set_kernel(Some(kernel));
+            for threads in [1, 2] {
+                gemm::set_num_threads(threads);
+                let mut c = c0.clone();
+                gemm(2.0, a.view(), b.view(), 1.0, MatMut::new(&mut c, m, n));
+                assert!(
+                    c == want,
+                    "kernel={kernel} threads={threads} m={m} n={n} k={k}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn random_floats_f64_close_to_reference() {
+    // Non-integer data: results differ from the naive loop only by rounding.
+    let _guard = lock();
+    let _restore = Restore;
+    let (m, n, k) = (37, 45, 517);
+    let mut s = 9u64;
+    let mut r = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let a = Operand {
+        data: (0..m * k).map(|_| r()).collect(),
+        rows: m,
+        cols: k,
+        trans: false,
+    };
+    let b = Operand {
+        data: (0..k * n).map(|_| r()).collect(),
+        rows: k,
+        cols: n,
+        trans: true,
+    };
+    let want = naive(1.0, &a, &b, 0.0, &vec![0.0; m * n], n);
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        let mut c = vec![f64::NAN; m * n];
+        gemm(1.0, a.view(), b.view(), 0.0, MatMut::new(&mut c, m, n));
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() <= 1e-12, "kernel={kernel}: {x} vs {y}");
+        }
+    }
+}
+
+#[test]
+fn alpha_zero_and_k_zero_scale_c_without_reading_a_b() {
+    let a = [f32::NAN; 6];
+    let b = [f32::NAN; 6];
+    let mut c = vec![1.0f32, 2.0, 3.0, 4.0];
+    gemm(
+        0.0,
+        MatRef::new(&a, 2, 3),
+        MatRef::new(&b, 3, 2),
+        3.0,
+        MatMut::new(&mut c, 2, 2),
+    );
+    assert_eq!(c, [3.0, 6.0, 9.0, 12.0]);
+    let mut c = vec![f32::NAN; 4];
+    gemm(
+        1.0,
+        MatRef::new(&a, 2, 0),
+        MatRef::new(&b, 0, 2),
+        0.0,
+        MatMut::new(&mut c, 2, 2),
+    );
+    assert_eq!(c, [0.0; 4]);
+}
+
+#[test]
+#[should_panic(expected = "gemm: A is 2x3, B is 2x3, C is 2x3")]
+fn shape_mismatch_names_all_three() {
+    let x = [0.0f64; 6];
+    let mut c = [0.0f64; 6];
+    gemm(
+        1.0,
+        MatRef::new(&x, 2, 3),
+        MatRef::new(&x, 2, 3),
+        0.0,
+        MatMut::new(&mut c, 2, 3),
+    );
+}
+
+#[test]
+#[should_panic(expected = "outside its slice")]
+fn out_of_bounds_view_is_rejected() {
+    let x = [0.0f32; 6];
+    let mut c = [0.0f32; 4];
+    let bad = MatRef {
+        data: &x[..],
+        rows: 2,
+        cols: 3,
+        row_stride: 4,
+        col_stride: 1,
+    };
+    gemm(
+        1.0,
+        bad,
+        MatRef::new(&x, 3, 2),
+        0.0,
+        MatMut::new(&mut c, 2, 2),
+    );
+}
+
+#[test]
+fn kernel_selection_api() {
+    let _guard = lock();
+    let _restore = Restore;
+    let avail = gemm::available_kernels();
+    assert_eq!(avail.last(), Some(&Kernel::Scalar));
+    assert!(avail.contains(&gemm::kernel()));
+    for k in Kernel::ALL {
+        assert_eq!(k.name().parse::<Kernel>(), Ok(k));
+        match gemm::try_set_kernel(Some(k)) {
+            Ok(()) => {
+                assert!(k.is_available());
+                assert_eq!(gemm::kernel(), k);
+            }
+            Err(e) => {
+                assert!(!k.is_available());
+                assert_eq!(e, KernelError::Unsupported(k));
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(k.name()) && msg.contains("not supported"),
+                    "{msg}"
+                );
+                println!("kernel {k} unavailable here: {msg}");
+            }
+        }
+    }
+    assert!(matches!(
+        "sse9".parse::<Kernel>(),
+        Err(KernelError::UnknownName(_))
+    ));
+    gemm::set_kernel(None);
+    assert_eq!(gemm::kernel(), avail[0]);
+}
+
+#[test]
+fn forcing_an_unsupported_kernel_panics_clearly() {
+    let Some(k) = Kernel::ALL.into_iter().find(|k| !k.is_available()) else {
+        println!("every kernel is supported here; nothing to check");
+        return;
+    };
+    let _guard = lock();
+    let _restore = Restore;
+    let err = std::panic::catch_unwind(|| gemm::set_kernel(Some(k))).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("not supported"), "{msg}");
+}
+
+#[test]
+fn thread_knob() {
+    let _guard = lock();
+    let _restore = Restore;
+    gemm::set_num_threads(3);
+    assert_eq!(gemm::num_threads(), 3);
+    gemm::set_num_threads(0);
+    assert!(gemm::num_threads() >= 1);
+}
