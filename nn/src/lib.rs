@@ -1,1 +1,37 @@
-//! Neural-network modules, losses, optimisers, data sets (in progress).
+//! Neural-network building blocks for ferrograd, with PyTorch's semantics.
+//!
+//! - [`Module`]: `forward` plus named parameters (`encoder.0.weight`, ...), `train()` /
+//!   `eval()`; layers [`Linear`], [`ReLU`], [`Identity`] and the [`Sequential`] container.
+//! - Losses: [`MSELoss`], the homework's [`squared_error_per_sample`], [`CrossEntropyLoss`].
+//! - [`optim`]: SGD, Adam and AdamW with PyTorch's exact update rules, stepping from the
+//!   [`autograd::Gradients`] that `backward()` returns — no `zero_grad` to forget.
+//! - Reproducibility: one [`seeded_rng`] threaded through everything random.
+//!
+//! ```
+//! use autograd::Var;
+//! use nn::optim::{Optimizer, Sgd, SgdConfig};
+//! use nn::{Linear, Module, MSELoss};
+//! use tensor::Tensor;
+//! let mut rng = nn::seeded_rng(0);
+//! let model = Linear::<f64>::new(2, 1, true, &mut rng);
+//! let mut opt = Sgd::new(model.parameters(), SgdConfig::new(0.02));
+//! let x = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]));
+//! let y = Var::constant(Tensor::from_vec(vec![1.0, 2.0], [2, 1]));
+//! let first = MSELoss::new().forward(&model.forward(&x), &y).item();
+//! for _ in 0..100 {
+//!     let loss = MSELoss::new().forward(&model.forward(&x), &y);
+//!     opt.step(&loss.backward());
+//! }
+//! assert!(MSELoss::new().forward(&model.forward(&x), &y).item() < first);
+//! ```
+
+mod layers;
+mod loss;
+mod module;
+pub mod optim;
+mod training;
+
+pub use layers::{Identity, Linear, ReLU, Sequential};
+pub use loss::{squared_error_per_sample, CrossEntropyLoss, MSELoss};
+pub use module::{prefixed, Module};
+pub use training::{check_finite, seeded_rng, NonFiniteLoss};

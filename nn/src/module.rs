@@ -1,0 +1,50 @@
+//! The [`Module`] trait: a forward function plus named parameters, as in `torch.nn`.
+
+use autograd::Var;
+use tensor::Float;
+
+/// A layer or model: maps an input to an output and owns named parameters.
+///
+/// Names follow PyTorch (`encoder.0.weight`, `encoder.0.bias`, ...), so checkpoints and
+/// optimiser groups line up with the course's notebooks.
+pub trait Module<T: Float> {
+    /// Computes the output for a batch `x` (rows are samples).
+    fn forward(&self, x: &Var<T>) -> Var<T>;
+
+    /// Every parameter with its dotted name, in registration order.
+    fn named_parameters(&self) -> Vec<(String, Var<T>)>;
+
+    /// Every parameter, in the order of [`named_parameters`](Self::named_parameters).
+    fn parameters(&self) -> Vec<Var<T>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Switches training-only behaviour (dropout, noise) on or off.
+    fn set_training(&mut self, _training: bool) {}
+
+    /// `model.train()`.
+    fn train(&mut self) {
+        self.set_training(true);
+    }
+
+    /// `model.eval()`.
+    fn eval(&mut self) {
+        self.set_training(false);
+    }
+
+    /// Total number of scalar parameters.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.value().numel()).sum()
+    }
+}
+
+/// Prefixes every name with `prefix.` — how a container names its children's parameters.
+pub fn prefixed<T: Float>(prefix: &str, params: Vec<(String, Var<T>)>) -> Vec<(String, Var<T>)> {
+    params
+        .into_iter()
+        .map(|(name, p)| (format!("{prefix}.{name}"), p))
+        .collect()
+}
