@@ -25,6 +25,8 @@
 //! assert!(MSELoss::new().forward(&model.forward(&x), &y).item() < first);
 //! ```
 
+pub mod checkpoint;
+pub mod data;
 mod layers;
 mod loss;
 mod module;
