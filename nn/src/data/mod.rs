@@ -15,10 +15,12 @@
 pub mod batches;
 mod error;
 pub mod mnist;
+pub mod synthetic;
 
 pub use batches::Batches;
 pub use error::DataError;
 pub use mnist::Mnist;
+pub use synthetic::{Synthetic, SyntheticConfig};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
