@@ -1,0 +1,52 @@
+//! The flags every example accepts. Flatten [`RunArgs`] into an example's own parser:
+//!
+//! ```ignore
+//! #[derive(clap::Parser)]
+//! struct Args {
+//!     #[command(flatten)]
+//!     run: common::cli::RunArgs,
+//! }
+//! let args = Args::parse();
+//! let out = args.run.out_dir("my_example"); // results/my_example, created
+//! ```
+
+use std::path::PathBuf;
+
+/// `--quick`, `--out`, `--seed`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// A few-second run with smaller sizes (what CI runs); the default is the full run.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where outputs go; defaults to results/<example>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed of every random draw, so a run can be repeated exactly.
+    #[arg(long, default_value_t = 182)]
+    pub seed: u64,
+}
+
+impl RunArgs {
+    /// The output folder (`--out` or `results/<example>`), created if missing; exits
+    /// with a message if it cannot be.
+    pub fn out_dir(&self, example: &str) -> PathBuf {
+        let dir = self
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results").join(example));
+        super::or_fail(
+            std::fs::create_dir_all(&dir),
+            &format!("creating {}", dir.display()),
+        );
+        dir
+    }
+
+    /// "quick" or "full", for headers.
+    pub fn mode(&self) -> &'static str {
+        if self.quick {
+            "quick"
+        } else {
+            "full"
+        }
+    }
+}
