@@ -35,5 +35,5 @@ mod training;
 
 pub use layers::{Identity, Linear, ReLU, Sequential};
 pub use loss::{squared_error_per_sample, CrossEntropyLoss, MSELoss};
-pub use module::{prefixed, Module};
+pub use module::{load_module, prefixed, save_module, Module};
 pub use training::{check_finite, seeded_rng, NonFiniteLoss};

@@ -48,3 +48,37 @@ pub fn prefixed<T: Float>(prefix: &str, params: Vec<(String, Var<T>)>) -> Vec<(S
         .map(|(name, p)| (format!("{prefix}.{name}"), p))
         .collect()
 }
+
+/// Saves every parameter of `module` under its PyTorch name as a safetensors file
+/// (atomically: a temporary file, then a rename). The file opens in PyTorch with
+/// `safetensors.torch.load_file` and feeds `model.load_state_dict`.
+pub fn save_module<T: Float>(
+    module: &dyn Module<T>,
+    path: impl AsRef<std::path::Path>,
+) -> Result<(), crate::checkpoint::CheckpointError> {
+    let params = module.named_parameters();
+    let values: Vec<_> = params.iter().map(|(_, p)| p.value()).collect();
+    let named: Vec<(String, &tensor::Tensor<T>)> = params
+        .iter()
+        .zip(&values)
+        .map(|((name, _), v)| (name.clone(), &**v))
+        .collect();
+    crate::checkpoint::save(path, &named)
+}
+
+/// Loads a checkpoint written by [`save_module`] (or by PyTorch's `save_file` of a
+/// `state_dict`) into `module`'s parameters. Names, shapes and dtypes are checked first
+/// and every mismatch is reported; on error no parameter is changed.
+pub fn load_module<T: Float>(
+    module: &dyn Module<T>,
+    path: impl AsRef<std::path::Path>,
+) -> Result<(), crate::checkpoint::CheckpointError> {
+    let params = module.named_parameters();
+    let expected: Vec<(String, tensor::Shape)> =
+        params.iter().map(|(n, p)| (n.clone(), p.shape())).collect();
+    let tensors = crate::checkpoint::load_checked(path, &expected)?;
+    for ((_, p), t) in params.iter().zip(tensors) {
+        p.set_value(t);
+    }
+    Ok(())
+}
