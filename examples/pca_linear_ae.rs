@@ -27,22 +27,26 @@
 //! `mse_loss(.., Sum) / n`. (`nn::Linear` wants samples as rows, i.e. `Xᵀ`; the
 //! `regularized_linear_ae` example uses that layout.)
 //!
-//! Run: `cargo run --release --example pca_linear_ae [-- --quick]`. Exits non-zero if a
-//! check fails; writes its key numbers to `results/pca_linear_ae/results.json`.
+//! Run: `cargo run --release --example pca_linear_ae [-- --quick] [--seed S] [--out DIR]`.
+//! Exits non-zero if a check fails; writes its key numbers to `results/pca_linear_ae/results.json`
+//! and its training curves to `results/pca_linear_ae/training.{png,svg}`.
 
 use std::f64::consts::FRAC_PI_2;
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Instant;
+use std::path::Path;
+
+mod common;
 
 use autograd::{Reduction, Var};
+use clap::Parser;
+use common::cli::RunArgs;
+use common::plot::{Legend, LinePlot};
+use common::{fail, or_fail, Run};
 use rand::Rng;
 use serde_json::{json, Value};
 use tensor::linalg::{covariance, eigh, haar_orthogonal, principal_angles, singular_values};
 use tensor::Tensor;
 
 const NAME: &str = "pca_linear_ae";
-const SEED: u64 = 182;
 /// Features, samples, bottleneck width.
 const M: usize = 20;
 const N: usize = 2000;
@@ -80,43 +84,47 @@ impl Config {
     }
 }
 
-fn main() -> ExitCode {
-    let start = Instant::now();
-    let quick = match parse_args() {
-        Ok(quick) => quick,
-        Err(msg) => {
-            eprintln!("{NAME}: {msg}\nusage: cargo run --release --example {NAME} [-- --quick]");
-            return ExitCode::from(2);
-        }
-    };
-    let cfg = Config::new(quick);
+#[derive(Parser)]
+#[command(about = "PCA and linear autoencoders (Baldi & Hornik)")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn main() {
+    let run = Run::start();
+    let args = Args::parse();
+    let cfg = Config::new(args.run.quick);
+    let out = args.run.out_dir(NAME);
     let mut checks = Checks::default();
-    let mut results = run(&cfg, &mut checks);
+    let mut results = self::run(&cfg, args.run.seed, &out, &mut checks);
     results["checks"] = checks.to_json();
-    results["wall_time_s"] = json!(start.elapsed().as_secs_f64());
-    match write_results(&results) {
-        Ok(path) => println!("\nwrote {}", path.display()),
-        Err(e) => checks.check(false, format!("writing results JSON: {e}")),
-    }
+    results["wall_time_s"] = json!(run.elapsed());
+    let path = out.join("results.json");
+    or_fail(
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&results).expect("json") + "\n",
+        ),
+        &format!("writing {}", path.display()),
+    );
+    println!("wrote {}", path.display());
     let failed = checks.failures();
     if failed.is_empty() {
         println!("all {} checks passed", checks.results.len());
-    } else {
-        eprintln!("{NAME}: {} check(s) FAILED:", failed.len());
-        for f in &failed {
-            eprintln!("  - {f}");
-        }
     }
-    println!("wall time: {:.2} s", start.elapsed().as_secs_f64());
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    run.finish();
+    if !failed.is_empty() {
+        fail(format!(
+            "{} check(s) of {NAME} failed:\n  - {}",
+            failed.len(),
+            failed.join("\n  - ")
+        ));
     }
 }
 
-fn run(cfg: &Config, checks: &mut Checks) -> Value {
-    let mut rng = nn::seeded_rng(SEED);
+fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
+    let mut rng = nn::seeded_rng(seed);
     println!(
         "PCA and linear autoencoders — m = {M} features, n = {N} samples, bottleneck k = {K}{}",
         if cfg.quick { " (--quick)" } else { "" }
@@ -284,6 +292,7 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
         "  {:>6}  {:>16}  {:>11}  {:>16}  {:>12}",
         "step", "loss", "L − L*", "max angle (rad)", "‖W2ᵀW2 − I‖"
     );
+    let mut curve = Vec::with_capacity(cfg.steps + 1);
     for step in 0..=cfg.steps {
         let loss = ae_loss(&xv, &w1, &w2);
         let l = loss.item();
@@ -294,9 +303,10 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
             );
             break;
         }
+        let w2v = w2.value().clone();
+        let angle = *principal_angles(&w2v, &u_k).last().unwrap();
+        curve.push((step, l - optimum, angle));
         if report_at.contains(&step) {
-            let w2v = w2.value().clone();
-            let angle = *principal_angles(&w2v, &u_k).last().unwrap();
             let ortho = fro(&gram_minus_eye(&w2v));
             println!(
                 "  {step:>6}  {l:>16.12}  {:>11.3e}  {angle:>16.3e}  {ortho:>12.4}",
@@ -383,22 +393,36 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
         format!("trained W2 is not orthonormal (‖W2ᵀW2 − I‖_F = {ortho:.3}) yet optimal"),
     );
 
-    println!(
-        "\nAnswer: the linear autoencoder's optimum is PCA. The first-order conditions hold at"
+    let steps: Vec<usize> = curve.iter().map(|c| c.0).collect();
+    let gaps: Vec<f64> = curve.iter().map(|c| c.1).collect();
+    let angles_t: Vec<f64> = curve.iter().map(|c| c.2).collect();
+    let figure = or_fail(
+        LinePlot::new(
+            format!("Linear AE (k = {K}) trained by gradient descent, η = {LR}"),
+            "step",
+            "gap / angle (log scale)",
+        )
+        .log_y()
+        .line("loss gap L − L* to the PCA optimum", &steps, &gaps)
+        .line(
+            "largest principal angle span(W2) vs span(U_k) (rad)",
+            &steps,
+            &angles_t,
+        )
+        .legend(Legend::UpperRight)
+        .save(out.join("training")),
+        "writing the training plot",
     );
+    println!("\nwrote {}", figure[0].display());
+
     println!(
-        "W1 = U_kᵀ, W2 = U_k (gradient norms {:.0e}, {:.0e}) with loss Σ_{{j>k}} λ_j = {optimum:.6}. Gradient",
+        "answer: the linear autoencoder's optimum is PCA. The first-order conditions hold at W1 = U_kᵀ, \
+         W2 = U_k (gradient norms {:.0e}, {:.0e}) with loss = Σ_{{j>k}} λ_j = {optimum:.6}; gradient descent \
+         from a random init finds the same subspace (largest principal angle {max_angle:.0e} rad, \
+         L − L* = {gap:.0e}) but not an orthonormal W2 (‖W2ᵀW2 − I‖_F = {ortho:.2}): W2 = U_k C for an \
+         invertible C (cond {:.2}, set by the init), and every such C (e.g. cond {:.1}) gives the same loss.",
         fro(&pca_point.g1),
-        fro(&pca_point.g2)
-    );
-    println!(
-        "descent from a random init finds the same subspace (largest principal angle {max_angle:.0e} rad,"
-    );
-    println!(
-        "L − L* = {gap:.0e}) but not the same W2: ‖W2ᵀW2 − I‖_F = {ortho:.2}, W2 = U_k C for an invertible C"
-    );
-    println!(
-        "(cond {:.2}), and every such C (e.g. cond {:.1}) gives the same loss.",
+        fro(&pca_point.g2),
         c_sv[0] / c_sv[K - 1],
         s[0] / s[K - 1]
     );
@@ -406,7 +430,7 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
     json!({
         "example": NAME,
         "quick": cfg.quick,
-        "seed": SEED,
+        "seed": seed,
         "m": M, "n": N, "k": K, "lr": LR, "steps": cfg.steps,
         "eigenvalues": lambda,
         "pca_optimum": optimum,
@@ -547,27 +571,6 @@ fn fmt_list(v: &[f64], digits: usize) -> String {
 fn fmt_sci(v: &[f64]) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("{x:.1e}")).collect();
     format!("[{}]", items.join(", "))
-}
-
-fn parse_args() -> Result<bool, String> {
-    let mut quick = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(quick)
-}
-
-fn write_results(results: &Value) -> std::io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("results")
-        .join(NAME);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")?;
-    Ok(path)
 }
 
 /// Named pass/fail checks, printed as they happen: the example doubles as a test.

@@ -48,14 +48,20 @@
 //!     factors: gradient descent conserves `W1W1ᵀ − W2ᵀW2`, so a non-orthogonal init stays
 //!     non-orthogonal.
 //!
-//! Run: `cargo run --release --example regularized_linear_ae [-- --quick]`. Exits non-zero
-//! if a check fails; writes its key numbers to `results/regularized_linear_ae/results.json`.
+//! Run: `cargo run --release --example regularized_linear_ae [-- --quick] [--seed S] [--out DIR]`.
+//! Exits non-zero if a check fails; writes its key numbers to
+//! `results/regularized_linear_ae/results.json` and the imbalance curves to
+//! `results/regularized_linear_ae/imbalance.{png,svg}`.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Instant;
+use std::path::Path;
+
+mod common;
 
 use autograd::{Reduction, Var};
+use clap::Parser;
+use common::cli::RunArgs;
+use common::plot::{Legend, LinePlot};
+use common::{fail, or_fail, Run};
 use nn::optim::{Optimizer, Sgd, SgdConfig};
 use nn::{Linear, MSELoss, Module, Sequential};
 use rand::Rng;
@@ -64,7 +70,6 @@ use tensor::linalg::{covariance, eigh, haar_orthogonal, principal_angles, singul
 use tensor::Tensor;
 
 const NAME: &str = "regularized_linear_ae";
-const SEED: u64 = 182;
 /// Features, samples, bottleneck width.
 const M: usize = 20;
 const N: usize = 2000;
@@ -125,43 +130,47 @@ impl Config {
     }
 }
 
-fn main() -> ExitCode {
-    let start = Instant::now();
-    let quick = match parse_args() {
-        Ok(quick) => quick,
-        Err(msg) => {
-            eprintln!("{NAME}: {msg}\nusage: cargo run --release --example {NAME} [-- --quick]");
-            return ExitCode::from(2);
-        }
-    };
-    let cfg = Config::new(quick);
+#[derive(Parser)]
+#[command(about = "The l2-regularised linear autoencoder and weight decay")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn main() {
+    let run = Run::start();
+    let args = Args::parse();
+    let cfg = Config::new(args.run.quick);
+    let out = args.run.out_dir(NAME);
     let mut checks = Checks::default();
-    let mut results = run(&cfg, &mut checks);
+    let mut results = self::run(&cfg, args.run.seed, &out, &mut checks);
     results["checks"] = checks.to_json();
-    results["wall_time_s"] = json!(start.elapsed().as_secs_f64());
-    match write_results(&results) {
-        Ok(path) => println!("\nwrote {}", path.display()),
-        Err(e) => checks.check(false, format!("writing results JSON: {e}")),
-    }
+    results["wall_time_s"] = json!(run.elapsed());
+    let path = out.join("results.json");
+    or_fail(
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&results).expect("json") + "\n",
+        ),
+        &format!("writing {}", path.display()),
+    );
+    println!("wrote {}", path.display());
     let failed = checks.failures();
     if failed.is_empty() {
         println!("all {} checks passed", checks.results.len());
-    } else {
-        eprintln!("{NAME}: {} check(s) FAILED:", failed.len());
-        for f in &failed {
-            eprintln!("  - {f}");
-        }
     }
-    println!("wall time: {:.2} s", start.elapsed().as_secs_f64());
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    run.finish();
+    if !failed.is_empty() {
+        fail(format!(
+            "{} check(s) of {NAME} failed:\n  - {}",
+            failed.len(),
+            failed.join("\n  - ")
+        ));
     }
 }
 
-fn run(cfg: &Config, checks: &mut Checks) -> Value {
-    let mut rng = nn::seeded_rng(SEED);
+fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
+    let mut rng = nn::seeded_rng(seed);
     println!(
         "The l2-regularised linear autoencoder — m = {M}, n = {N}, k = {K}{}",
         if cfg.quick { " (--quick)" } else { "" }
@@ -279,8 +288,15 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
     );
     let pca_optimum: f64 = sigma2[K..].iter().sum();
     let mut rows = Vec::new();
+    let mut plot = LinePlot::new(
+        "Imbalance of the factors during SGD (same init for every λ)",
+        "step",
+        "‖W1W1ᵀ − W2ᵀW2‖_F (log scale)",
+    )
+    .log_y()
+    .legend(Legend::UpperRight);
     for &lambda in &cfg.lambdas {
-        rows.push(train_one(
+        let (row, curve) = train_one(
             cfg,
             checks,
             lambda,
@@ -291,8 +307,16 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
             &sigma2,
             &u_k,
             pca_optimum,
-        ));
+        );
+        rows.push(row);
+        let steps: Vec<usize> = (0..curve.len()).collect();
+        plot = plot.line(format!("λ = {lambda}"), &steps, &curve);
     }
+    let figure = or_fail(
+        plot.save(out.join("imbalance")),
+        "writing the imbalance plot",
+    );
+    println!("\n  wrote {}", figure[0].display());
 
     // ---- Summary -------------------------------------------------------------------------
     println!("\n== Summary");
@@ -326,37 +350,32 @@ fn run(cfg: &Config, checks: &mut Checks) -> Value {
         );
     }
     let r = |i: usize, k: &str| rows[i][k].as_f64().unwrap();
-    println!("\nAnswer: with weight decay the trained decoder is (up to a k×k rotation R) U_k diag(√(1 − λ/σ_i²)):");
+    let lam_small = cfg.lambdas[1];
     println!(
-        "its singular values match √(1 − λ/σ_i²) to {:.0e} and W1 = W2ᵀ to {:.0e} for every λ > 0, and its left singular",
+        "\nanswer: (a) with nn::MSELoss (mean over all n·m entries) the objective is m·MSE + λ(‖W1‖² + ‖W2‖²), so \
+         SGD(lr = m·η = {}, weight_decay = 2λ/m) takes exactly the gradient step η on it (checked to {:.0e}). \
+         (b) With λ > 0 the trained decoder is W2 = U_k diag(√(1 − λ/σ_i²)) R with W1 = W2ᵀ: its singular values \
+         match √(1 − λ/σ_i²) to {:.0e}, ‖W1 − W2ᵀ‖_F ≤ {:.0e}, and its left singular vectors are the individual \
+         principal directions (angle {:.0e} rad at λ = {lam_small}); for small λ its columns are orthonormal up to \
+         O(λ) (‖W2ᵀW2 − I‖_F = {:.4} = λ‖Σ_k⁻²‖_F at λ = {lam_small}). With λ = 0 the same non-orthogonal init \
+         reaches the PCA loss (J − J* = {:.0e}) but stays unbalanced: ‖W2ᵀW2 − I‖_F = {:.3}, ‖W1 − W2ᵀ‖_F = {:.3}, \
+         directions off by {:.2} rad — only the subspace is learned.",
+        M as f64 * ETA,
+        d(0).max(d(1)),
         rows[1..].iter().map(|r| r["max_sv_error"].as_f64().unwrap()).fold(0.0, f64::max),
         rows[1..].iter().map(|r| r["w1_minus_w2t"].as_f64().unwrap()).fold(0.0, f64::max),
-    );
-    println!(
-        "vectors are the individual principal directions (angle {:.0e} rad at λ = {}). For small λ the columns are",
         r(1, "max_direction_angle"),
-        cfg.lambdas[1]
-    );
-    println!(
-        "orthonormal up to O(λ): ‖W2ᵀW2 − I‖_F = {:.4} = λ‖Σ_k⁻²‖_F at λ = {}. With λ = 0 the same init ends at the PCA",
         r(1, "w2_gram_minus_eye"),
-        cfg.lambdas[1]
-    );
-    println!(
-        "loss (J − J* = {:.0e}) but ‖W2ᵀW2 − I‖_F = {:.3}, ‖W1 − W2ᵀ‖_F = {:.3}: only the subspace is learned, not the directions",
         r(0, "objective_gap"),
         r(0, "w2_gram_minus_eye"),
-        r(0, "w1_minus_w2t")
-    );
-    println!(
-        "(max ∠(v_i, u_i) = {:.2} rad).",
-        r(0, "max_direction_angle")
+        r(0, "w1_minus_w2t"),
+        r(0, "max_direction_angle"),
     );
 
     json!({
         "example": NAME,
         "quick": cfg.quick,
-        "seed": SEED,
+        "seed": seed,
         "m": M, "n": N, "k": K, "eta": ETA,
         "sgd_lr": M as f64 * ETA,
         "sgd_weight_decay_per_lambda": 2.0 / M as f64,
@@ -380,14 +399,17 @@ fn train_one(
     sigma2: &[f64],
     u_k: &Tensor<f64>,
     pca_optimum: f64,
-) -> Value {
+) -> (Value, Vec<f64>) {
     let (lr, wd) = (M as f64 * ETA, 2.0 * lambda / M as f64);
     let model = ae_from(w1_0, w2_0);
     let mut opt = Sgd::new(model.parameters(), SgdConfig::new(lr).weight_decay(wd));
     let xv = Var::constant(xr.clone());
     let mse = MSELoss::new();
     let steps = cfg.steps(lambda);
+    let params = model.parameters();
+    let mut curve = Vec::with_capacity(steps + 1);
     for step in 0..steps {
+        curve.push(fro(&imbalance(&params[0].value(), &params[1].value())));
         let loss = mse.forward(&model.forward(&xv), &xv);
         if let Err(e) = nn::check_finite(loss.item(), step) {
             checks.check(false, format!("λ = {lambda}: {e}"));
@@ -396,6 +418,7 @@ fn train_one(
         opt.step(&loss.backward());
     }
     let (w1, w2) = weights(&model);
+    curve.push(fro(&imbalance(&w1, &w2)));
 
     // Theory: gains ŝ_i = √(1 − λ/σ_i²)⁺, J* = Σ_{i≤k} min(2λ − λ²/σ_i², σ_i²) + Σ_{i>k} σ_i².
     let predicted: Vec<f64> = sigma2[..K]
@@ -561,7 +584,7 @@ fn train_one(
         );
     }
 
-    json!({
+    let row = json!({
         "lambda": lambda, "lr": lr, "weight_decay": wd, "steps": steps,
         "objective": j, "objective_predicted": j_star, "objective_gap": j - j_star,
         "w2_singular_values": sv, "w2_singular_values_predicted": predicted, "max_sv_error": sv_err,
@@ -570,7 +593,8 @@ fn train_one(
         "w2w2t_minus_predicted": outer_err, "davis_kahan_bound": dk_bound,
         "max_direction_angle": dir_angle, "max_span_angle": if span_angle.is_nan() { Value::Null } else { json!(span_angle) },
         "imbalance_init": imb_0, "imbalance_final": imb,
-    })
+    });
+    (row, curve)
 }
 
 /// `Sequential(Linear(m, k, bias=False), Linear(k, m, bias=False))` with given weights.
@@ -652,27 +676,6 @@ fn fro(a: &Tensor<f64>) -> f64 {
 fn fmt_list(v: &[f64], digits: usize) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
     format!("[{}]", items.join(", "))
-}
-
-fn parse_args() -> Result<bool, String> {
-    let mut quick = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(quick)
-}
-
-fn write_results(results: &Value) -> std::io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("results")
-        .join(NAME);
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(results)? + "\n")?;
-    Ok(path)
 }
 
 /// Named pass/fail checks, printed as they happen: the example doubles as a test.
