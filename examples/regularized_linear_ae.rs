@@ -515,7 +515,12 @@ fn train_one(
         fmt_list(&predicted, 6)
     );
     println!(
-        "    ‖W1 − W2ᵀ‖_F = {w1_w2t:.1e};  imbalance ‖W1W1ᵀ − W2ᵀW2‖_F: {imb_0:.3} → {imb:.1e}{}",
+        "    ‖W1 − W2ᵀ‖_F = {w1_w2t:.1e};  imbalance ‖W1W1ᵀ − W2ᵀW2‖_F: {imb_0:.3} → {}{}",
+        if lambda == 0.0 {
+            format!("{imb:.3}")
+        } else {
+            format!("{imb:.1e}")
+        },
         if lambda == 0.0 {
             " (conserved: nothing balances the factors)".to_string()
         } else {
