@@ -211,8 +211,11 @@ pub(crate) struct Spec<E: 'static> {
     pub mc: usize,
     /// Columns of a packed B block (loop 5 step), a multiple of `nr`.
     pub nc: usize,
-    /// The micro-kernel. Only reachable through [`spec`], which checks the CPU supports it.
+    /// The MR×NR micro-kernel. Only reachable through [`spec`], which checks the CPU
+    /// supports it (as for `ukr_half`).
     pub ukr: KernelFn<E>,
+    /// An MR×(NR/2) micro-kernel for a last B panel of at most NR/2 columns, if any.
+    pub ukr_half: Option<KernelFn<E>>,
 }
 
 /// The element types the GEMM is implemented for, with their per-kernel specs.

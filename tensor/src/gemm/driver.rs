@@ -107,6 +107,51 @@ fn scale_c<E: Elem>(beta: E, c: MatMut<'_, E>) {
     }
 }
 
+/// Products with at most this many multiply-adds read both operands in place (only edge
+/// slivers are packed): packing costs about as much per element as a few dozen FMAs, which
+/// small products cannot amortise.
+pub(crate) const DIRECT_MAX_FMAS: usize = 96 * 96 * 96;
+
+/// Up to this size A is read in place even when well reused: with contiguous rows (or
+/// columns) the kernel's broadcasts stream through it as well as through a packed copy,
+/// and the MC×KC block it touches still fits L2. Beyond, packing wins: large power-of-two
+/// leading dimensions make the rows of a block collide in the same cache sets.
+pub(crate) const DIRECT_A_MAX_FMAS: usize = 256 * 256 * 256;
+
+/// How one operand reaches the micro-kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Packed block by block into the thread's buffer.
+    Packed,
+    /// Read in place through its strides (full panels); partial edge panels are packed.
+    Direct,
+}
+
+/// Decides which operands are read in place. An operand is worth packing when the packed
+/// copy is reused many times: A is reused by every NR panel of B (⌈n/NR⌉ times), B by
+/// every MR panel of A (⌈m/MR⌉ times). B can only be read in place when its rows are
+/// contiguous (the kernel loads NR consecutive elements per step); A only when it is
+/// contiguous along one dimension (else the broadcasts would gather from all over).
+fn choose_modes<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (Mode, Mode) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let fmas = m.saturating_mul(n).saturating_mul(k);
+    let small = fmas <= DIRECT_MAX_FMAS;
+    let small_a = fmas <= DIRECT_A_MAX_FMAS;
+    let a_ok = a.col_stride == 1 || a.row_stride == 1;
+    let b_ok = b.col_stride == 1;
+    let a_mode = if a_ok && (small_a || n.div_ceil(spec.nr) <= 4) {
+        Mode::Direct
+    } else {
+        Mode::Packed
+    };
+    let b_mode = if b_ok && (small || m.div_ceil(spec.mr) <= 2) {
+        Mode::Direct
+    } else {
+        Mode::Packed
+    };
+    (a_mode, b_mode)
+}
+
 /// The single-threaded blocked algorithm on one (sub-)problem.
 pub(crate) fn run_seq<E: Elem>(
     spec: &Spec<E>,
@@ -127,75 +172,132 @@ pub(crate) fn run_seq<E: Elem>(
         mc,
         nc,
         ukr,
+        ukr_half,
         ..
     } = *spec;
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
-    // Buffer sizes for the largest blocks this problem will pack.
-    let a_len = mc.min(m).div_ceil(mr) * mr * kc.min(k);
-    let b_len = nc.min(n).div_ceil(nr) * nr * kc.min(k);
-    // Edge tiles are computed here, then merged into C.
-    let mut tile = [E::ZERO; MAX_TILE];
-
-    pack::with_buffers(|abuf, bbuf| {
-        let abuf = abuf.get::<E>(a_len);
-        let bbuf = bbuf.get::<E>(b_len);
+    let (a_mode, b_mode) = choose_modes(spec, &a, &b);
+    // Buffer sizes for the largest blocks this problem will pack (in direct mode, only
+    // the partial edge panel is packed).
+    let kcm = kc.min(k);
+    let a_len = match a_mode {
+        Mode::Packed => mc.min(m).div_ceil(mr) * mr * kcm,
+        Mode::Direct => mr * kcm,
+    };
+    let b_len = match b_mode {
+        Mode::Packed => nc.min(n).div_ceil(nr) * nr * kcm,
+        Mode::Direct => nr * kcm,
+    };
+    pack::with_buffers(|bufs| {
+        let abuf = bufs.a.get::<E>(a_len);
+        let bbuf = bufs.b.get::<E>(b_len);
+        // Edge tiles are computed here, then merged into C.
+        let tile = bufs.tile.get::<E>(MAX_TILE);
         // Loop 5: NC-wide column blocks of B and C.
         for jc in (0..n).step_by(nc) {
             let ncb = nc.min(n - jc);
             // Loop 4: KC-deep slices of the k dimension.
             for pc in (0..k).step_by(kc) {
                 let kcb = kc.min(k - pc);
-                let bp = &mut bbuf[..ncb.div_ceil(nr) * nr * kcb];
-                pack::pack_b(b.sub(pc, kcb, jc, ncb), nr, bp);
-                let bp = &*bp;
+                let bblock = b.sub(pc, kcb, jc, ncb);
+                // Packed: the whole KC×NC block. Direct: only the partial last panel.
+                let bp: &[E] = match b_mode {
+                    Mode::Packed => {
+                        let bp = &mut bbuf[..ncb.div_ceil(nr) * nr * kcb];
+                        pack::pack_b(bblock, nr, bp);
+                        bp
+                    }
+                    Mode::Direct if ncb % nr != 0 => {
+                        let j0 = ncb - ncb % nr;
+                        let bp = &mut bbuf[..nr * kcb];
+                        pack::pack_b(bblock.sub(0, kcb, j0, ncb - j0), nr, bp);
+                        bp
+                    }
+                    Mode::Direct => &[],
+                };
                 let beta_p = if pc == 0 { beta } else { E::ONE };
                 // Loop 3: MC-tall row blocks of A and C.
                 for ic in (0..m).step_by(mc) {
                     let mcb = mc.min(m - ic);
-                    let ap = &mut abuf[..mcb.div_ceil(mr) * mr * kcb];
-                    pack::pack_a(a.sub(ic, mcb, pc, kcb), mr, ap);
-                    let ap = &*ap;
-                    // Loop 2: NR-wide micro-panels of the packed B block.
-                    for (jr, bpanel) in bp.chunks_exact(nr * kcb).enumerate() {
-                        let j = jr * nr;
+                    let ablock = a.sub(ic, mcb, pc, kcb);
+                    let ap: &[E] = match a_mode {
+                        Mode::Packed => {
+                            let ap = &mut abuf[..mcb.div_ceil(mr) * mr * kcb];
+                            pack::pack_a(ablock, mr, ap);
+                            ap
+                        }
+                        Mode::Direct if mcb % mr != 0 => {
+                            let i0 = mcb - mcb % mr;
+                            let ap = &mut abuf[..mr * kcb];
+                            pack::pack_a(ablock.sub(i0, mcb - i0, 0, kcb), mr, ap);
+                            ap
+                        }
+                        Mode::Direct => &[],
+                    };
+                    // Loop 2: NR-wide micro-panels of B.
+                    for j in (0..ncb).step_by(nr) {
                         let nrb = nr.min(ncb - j);
-                        // Loop 1: MR-tall micro-panels of the packed A block.
-                        for (ir, apanel) in ap.chunks_exact(mr * kcb).enumerate() {
-                            let i = ir * mr;
+                        // The half-width kernel where it covers the last columns.
+                        let (kern, width) = match ukr_half {
+                            Some(h) if nrb <= nr / 2 => (h, nr / 2),
+                            _ => (ukr, nr),
+                        };
+                        // (pointer, row stride) of the B micro-panel.
+                        let (bptr, rs_b) = match b_mode {
+                            Mode::Packed => (bp[j * kcb..].as_ptr(), nr),
+                            Mode::Direct if nrb < nr => (bp.as_ptr(), nr),
+                            // In bounds: (pc, jc + j) is an element of B (validated view).
+                            Mode::Direct => (bblock.data[j..].as_ptr(), b.row_stride),
+                        };
+                        // Loop 1: MR-tall micro-panels of A.
+                        for i in (0..mcb).step_by(mr) {
                             let mrb = mr.min(mcb - i);
+                            // (pointer, row stride, column stride) of the A panel.
+                            let (aptr, rs_a, cs_a) = match a_mode {
+                                Mode::Packed => (ap[i * kcb..].as_ptr(), 1, mr),
+                                Mode::Direct if mrb < mr => (ap.as_ptr(), 1, mr),
+                                Mode::Direct => (
+                                    ablock.data[i * a.row_stride..].as_ptr(),
+                                    a.row_stride,
+                                    a.col_stride,
+                                ),
+                            };
                             let cij = c.at(ic + i, jc + j);
-                            if mrb == mr && nrb == nr {
-                                // SAFETY: `apanel`/`bpanel` hold `kcb` steps of MR/NR
-                                // elements; the full MR×NR tile at (ic+i, jc+j) lies inside
-                                // C (mrb == mr, nrb == nr) whose memory we borrow mutably;
-                                // `spec` came from `dispatch::spec`, which checked the CPU.
+                            if mrb == mr && nrb == width {
+                                // SAFETY: the A panel is either packed (kcb steps of MR
+                                // elements in `ap`) or, in direct mode, MR full rows
+                                // `ic+i ..` × kcb columns `pc ..` of the validated view
+                                // `a`; likewise the B panel is packed (kcb steps of NR) or
+                                // kcb full rows × NR columns of `b` with unit column
+                                // stride (the kernel reads `width` ≤ NR columns). The full
+                                // MR×width tile at (ic+i, jc+j) lies inside C, which we
+                                // borrow mutably; `spec` came from `dispatch::spec`, which
+                                // checked the CPU.
                                 unsafe {
-                                    ukr(
-                                        kcb,
-                                        apanel.as_ptr(),
-                                        bpanel.as_ptr(),
-                                        cij,
-                                        c.rs,
-                                        alpha,
-                                        beta_p,
+                                    kern(
+                                        kcb, aptr, rs_a, cs_a, bptr, rs_b, cij, c.rs, alpha, beta_p,
                                     )
                                 };
                             } else {
                                 // SAFETY: as above for the panels; the output is `tile`, an
-                                // MR×NR array with row stride NR (MR·NR ≤ MAX_TILE), and
-                                // beta = 0 so it is only written.
+                                // MR×NR array with row stride NR (MR·NR ≤ MAX_TILE) of which
+                                // the kernel writes MR×width, and beta = 0 so it is only
+                                // written.
                                 unsafe {
-                                    ukr(
+                                    kern(
                                         kcb,
-                                        apanel.as_ptr(),
-                                        bpanel.as_ptr(),
+                                        aptr,
+                                        rs_a,
+                                        cs_a,
+                                        bptr,
+                                        rs_b,
                                         tile.as_mut_ptr(),
                                         nr,
                                         alpha,
                                         E::ZERO,
                                     )
                                 };
-                                merge_edge(&tile, nr, cij, c.rs, mrb, nrb, beta_p);
+                                merge_edge(tile, nr, cij, c.rs, mrb, nrb, beta_p);
                             }
                         }
                     }

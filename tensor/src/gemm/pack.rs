@@ -36,20 +36,25 @@ impl AlignedBuf {
     }
 }
 
-thread_local! {
-    /// This thread's (A, B) packing buffers.
-    static BUFFERS: RefCell<(AlignedBuf, AlignedBuf)> = RefCell::default();
+/// One thread's scratch space: packed A, packed B, and the edge tile.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    pub a: AlignedBuf,
+    pub b: AlignedBuf,
+    pub tile: AlignedBuf,
 }
 
-/// Runs `f` with this thread's packing buffers (or fresh ones if they are in use, which
-/// cannot happen unless `f` re-enters the GEMM on the same thread).
-pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut AlignedBuf, &mut AlignedBuf) -> R) -> R {
+thread_local! {
+    /// This thread's buffers, kept across calls so steady-state GEMMs never allocate.
+    static BUFFERS: RefCell<Buffers> = RefCell::default();
+}
+
+/// Runs `f` with this thread's buffers (or fresh ones if they are in use, which cannot
+/// happen unless `f` re-enters the GEMM on the same thread).
+pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
     BUFFERS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => {
-            let (a, b) = &mut *bufs;
-            f(a, b)
-        }
-        Err(_) => f(&mut AlignedBuf::default(), &mut AlignedBuf::default()),
+        Ok(mut bufs) => f(&mut bufs),
+        Err(_) => f(&mut Buffers::default()),
     })
 }
 

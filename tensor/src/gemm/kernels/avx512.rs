@@ -29,6 +29,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mc: 504,
     nc: 4096,
     ukr: ukr_f32,
+    ukr_half: Some(ukr_f32_half),
 };
 
 /// f64: 14×16 tile.
@@ -40,6 +41,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     mc: 252,
     nc: 2048,
     ukr: ukr_f64,
+    ukr_half: Some(ukr_f64_half),
 };
 
 simd_kernel! {
@@ -55,7 +57,29 @@ simd_kernel! {
 
 simd_kernel! {
     #[target_feature(enable = "avx512f")]
+    fn ukr_f32_half(f32, mr = 14, nv = 1, lanes = 16);
+    zero = _mm512_setzero_ps(),
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    mul = _mm512_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
     fn ukr_f64(f64, mr = 14, nv = 2, lanes = 8);
+    zero = _mm512_setzero_pd(),
+    load = _mm512_loadu_pd,
+    store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    mul = _mm512_mul_pd,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f64_half(f64, mr = 14, nv = 1, lanes = 8);
     zero = _mm512_setzero_pd(),
     load = _mm512_loadu_pd,
     store = _mm512_storeu_pd,

@@ -23,23 +23,32 @@ pub(crate) mod neon;
 /// Largest MR×NR over all kernels (AVX-512 f32: 14×32), for the edge-tile temporary.
 pub(crate) const MAX_TILE: usize = 14 * 32;
 
-/// `ukr(k, a, b, c, rs_c, alpha, beta)`.
+/// `ukr(k, a, rs_a, cs_a, b, rs_b, c, rs_c, alpha, beta)`: `A(i, p) = a[i*rs_a + p*cs_a]`
+/// for `i < MR`, `B(p, j) = b[p*rs_b + j]` for `j < NR` (each step of B is contiguous).
+///
+/// A packed A panel has `rs_a = 1, cs_a = MR`, a packed B panel `rs_b = NR`; small and
+/// low-reuse products pass the caller's matrices directly with their own strides. A
+/// "half" kernel (NR/2 columns) serves the last panel of B when at most NR/2 columns are
+/// left, so narrow products (n = 20 = 16 + 4) waste less work on padding.
 ///
 /// # Safety
-/// The caller guarantees that `a` is valid for reading `k * MR` elements, `b` for reading
-/// `k * NR` elements, that for every `i < MR` the `NR` elements starting at
-/// `c + i * rs_c` are valid for writing (and reading, if `beta != 0`) and not otherwise
-/// aliased, and that the CPU supports the kernel's instruction set (checked by
-/// [`dispatch::spec`](super::dispatch::spec)).
-pub(crate) type KernelFn<E> = unsafe fn(usize, *const E, *const E, *mut E, usize, E, E);
+/// The caller guarantees that every `A(i, p)` (`i < MR, p < k`) and `B(p, j)`
+/// (`p < k, j < NR`) address is valid for reading, that for every `i < MR` the `NR`
+/// elements starting at `c + i * rs_c` are valid for writing (and reading, if
+/// `beta != 0`) and not otherwise aliased, and that the CPU supports the kernel's
+/// instruction set (checked by [`dispatch::spec`](super::dispatch::spec)).
+pub(crate) type KernelFn<E> =
+    unsafe fn(usize, *const E, usize, usize, *const E, usize, *mut E, usize, E, E);
 
 /// Generates a SIMD micro-kernel with MR rows and NV vectors (of `lanes` elements) per
-/// row. The body is the same for every ISA; only the vector type and intrinsics differ,
-/// so the AVX2 instance (tested on this machine) vouches for the logic of the others.
+/// row, reading A through arbitrary strides (a packed panel passes `rs_a = 1, cs_a = MR`;
+/// the strides only change how the broadcast addresses advance, not the FMA stream). The
+/// body is the same for every ISA; only the vector type and intrinsics differ, so the AVX2
+/// instances (tested on this machine) vouch for the logic of the others.
 macro_rules! simd_kernel {
     (
         $(#[$attr:meta])*
-        fn $name:ident($E:ty, mr = $MR:literal, nv = $NV:literal, lanes = $L:literal);
+        fn $direct:ident($E:ty, mr = $MR:literal, nv = $NV:literal, lanes = $L:literal);
         zero = $zero:expr,
         load = $load:path,
         store = $store:path,
@@ -48,11 +57,14 @@ macro_rules! simd_kernel {
         mul = $mul:path $(,)?
     ) => {
         $(#[$attr])*
-        #[allow(clippy::needless_range_loop)]
-        pub(crate) unsafe fn $name(
+        #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+        pub(crate) unsafe fn $direct(
             k: usize,
             a: *const $E,
+            rs_a: usize,
+            cs_a: usize,
             b: *const $E,
+            rs_b: usize,
             c: *mut $E,
             rs_c: usize,
             alpha: $E,
@@ -60,39 +72,37 @@ macro_rules! simd_kernel {
         ) {
             const MR: usize = $MR;
             const NV: usize = $NV;
-            const NR: usize = $NV * $L;
-            // SAFETY: the caller upholds the `KernelFn` contract: `a`/`b` hold `k` packed
-            // steps of MR/NR elements, the MR×NR tile at `c` (row stride `rs_c`) is ours,
-            // and the CPU has the features this function is compiled for.
+            // SAFETY: the caller upholds the `KernelFn` contract: every A(i, p) / B(p, j)
+            // read below is inside the caller's panels, the MR×NR tile at `c` (row stride
+            // `rs_c`) is ours, and the CPU has the features this function is compiled for.
             unsafe {
                 let mut acc = [[$zero; NV]; MR];
                 let mut ap = a;
                 let mut bp = b;
                 let mut left = k;
-                // Unrolled by two: gives the out-of-order core more independent work per
-                // iteration and halves the loop overhead.
+                // Unrolled by two: more independent work per iteration, half the overhead.
                 while left >= 2 {
                     let mut bv = [$zero; NV];
                     for v in 0..NV {
                         bv[v] = $load(bp.add(v * $L));
                     }
                     for i in 0..MR {
-                        let av = $splat(*ap.add(i));
+                        let av = $splat(*ap.add(i * rs_a));
                         for v in 0..NV {
                             acc[i][v] = $fma(av, bv[v], acc[i][v]);
                         }
                     }
                     for v in 0..NV {
-                        bv[v] = $load(bp.add(NR + v * $L));
+                        bv[v] = $load(bp.add(rs_b + v * $L));
                     }
                     for i in 0..MR {
-                        let av = $splat(*ap.add(MR + i));
+                        let av = $splat(*ap.add(cs_a + i * rs_a));
                         for v in 0..NV {
                             acc[i][v] = $fma(av, bv[v], acc[i][v]);
                         }
                     }
-                    ap = ap.add(2 * MR);
-                    bp = bp.add(2 * NR);
+                    ap = ap.add(2 * cs_a);
+                    bp = bp.add(2 * rs_b);
                     left -= 2;
                 }
                 if left == 1 {
@@ -101,7 +111,7 @@ macro_rules! simd_kernel {
                         bv[v] = $load(bp.add(v * $L));
                     }
                     for i in 0..MR {
-                        let av = $splat(*ap.add(i));
+                        let av = $splat(*ap.add(i * rs_a));
                         for v in 0..NV {
                             acc[i][v] = $fma(av, bv[v], acc[i][v]);
                         }

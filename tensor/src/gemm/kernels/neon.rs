@@ -22,6 +22,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mc: 128,
     nc: 4096,
     ukr: ukr_f32,
+    ukr_half: Some(ukr_f32_half),
 };
 
 /// f64: 8×4 tile.
@@ -33,6 +34,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     mc: 128,
     nc: 2048,
     ukr: ukr_f64,
+    ukr_half: Some(ukr_f64_half),
 };
 
 // `vfmaq_*(acc, x, y)` computes `acc + x * y`; the kernel macro wants `fma(x, y, acc)`.
@@ -61,7 +63,29 @@ simd_kernel! {
 
 simd_kernel! {
     #[target_feature(enable = "neon")]
+    fn ukr_f32_half(f32, mr = 8, nv = 1, lanes = 4);
+    zero = vdupq_n_f32(0.0),
+    load = vld1q_f32,
+    store = vst1q_f32,
+    splat = vdupq_n_f32,
+    fma = fma_f32,
+    mul = vmulq_f32,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "neon")]
     fn ukr_f64(f64, mr = 8, nv = 2, lanes = 2);
+    zero = vdupq_n_f64(0.0),
+    load = vld1q_f64,
+    store = vst1q_f64,
+    splat = vdupq_n_f64,
+    fma = fma_f64,
+    mul = vmulq_f64,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "neon")]
+    fn ukr_f64_half(f64, mr = 8, nv = 1, lanes = 2);
     zero = vdupq_n_f64(0.0),
     load = vld1q_f64,
     store = vst1q_f64,

@@ -17,6 +17,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mc: 128,
     nc: 4096,
     ukr: ukr::<f32>,
+    ukr_half: None,
 };
 
 /// f64: same tile, twice the bytes (8 KiB B panel, 256 KiB A block).
@@ -28,31 +29,37 @@ pub(crate) static F64: Spec<f64> = Spec {
     mc: 128,
     nc: 2048,
     ukr: ukr::<f64>,
+    ukr_half: None,
 };
 
-/// The scalar micro-kernel (see [`KernelFn`](super::KernelFn) for the contract).
+/// The scalar micro-kernel (see [`KernelFn`](super::KernelFn)).
 ///
 /// # Safety
-/// As for every `KernelFn`: `a`/`b` hold `k` packed steps, the tile at `c` is ours.
+/// As for every `KernelFn`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn ukr<E: Float>(
     k: usize,
     a: *const E,
+    rs_a: usize,
+    cs_a: usize,
     b: *const E,
+    rs_b: usize,
     c: *mut E,
     rs_c: usize,
     alpha: E,
     beta: E,
 ) {
-    // SAFETY: the caller guarantees `a` holds `k * MR` and `b` `k * NR` readable elements.
-    let (a, b) = unsafe {
-        (
-            std::slice::from_raw_parts(a, k * MR),
-            std::slice::from_raw_parts(b, k * NR),
-        )
-    };
     let mut acc = [[E::ZERO; NR]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        for (row, &ai) in acc.iter_mut().zip(ap) {
+    for p in 0..k {
+        // SAFETY: the caller guarantees A(i, p) for i < MR and B(p, j) for j < NR are
+        // readable at these offsets.
+        let (ap, bp) = unsafe {
+            (
+                std::array::from_fn::<E, MR, _>(|i| *a.add(i * rs_a + p * cs_a)),
+                std::slice::from_raw_parts(b.add(p * rs_b), NR),
+            )
+        };
+        for (row, &ai) in acc.iter_mut().zip(&ap) {
             for (x, &bj) in row.iter_mut().zip(bp) {
                 *x += ai * bj;
             }
