@@ -37,8 +37,13 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let last = out_shape.dims().last().copied().unwrap_or(1);
-        if out_shape == *self.shape() && rhs.numel() == last && last > 0 {
-            // Row vector (a bias) against every row.
+        // Row vector (a bias) against every row. The last-axis check matters: a column
+        // [n, 1] against an [n, n] matrix has n elements too, but broadcasts across rows.
+        if out_shape == *self.shape()
+            && rhs.numel() == last
+            && rhs.dims().last() == Some(&last)
+            && last > 0
+        {
             let mut data = Vec::with_capacity(a.len());
             for row in a.chunks_exact(last) {
                 data.extend(row.iter().zip(b).map(|(&x, &y)| f(x, y)));
@@ -214,6 +219,18 @@ mod tests {
         let s = Tensor::scalar(2.0);
         assert_eq!((&s / &a).dims(), &[2, 3]);
         assert_eq!((&s / &a)[[0, 1]], 1.0);
+    }
+
+    #[test]
+    fn column_against_square_matrix_broadcasts_across_rows() {
+        // [n, 1] against [n, n]: as many elements as a row, but it is a column (a
+        // regression: this was once taken for a row vector, e.g. in x / x.sum_axis(1)).
+        let a = t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let col = t(&[3.0, 7.0], &[2, 1]);
+        assert_eq!((&a * &col).data(), &[3.0, 6.0, 21.0, 28.0]);
+        assert_eq!((&a - &col).data(), &[-2.0, -1.0, -4.0, -3.0]);
+        let row = t(&[3.0, 7.0], &[1, 2]);
+        assert_eq!((&a * &row).data(), &[3.0, 14.0, 9.0, 28.0]);
     }
 
     #[test]
