@@ -144,6 +144,10 @@ pub const OPS: &[OpSpec] = &[
     op!("abs", &[("x", &[3, 4], AwayFromZero)], extra),
     op!("mean_rows_keepdim", X34, extra),
     op!("sum_axis_rank3", &[("x", &[2, 3, 4], Normal)], extra),
+    // Square operands: an [n, 1] column has as many elements as a row of [n, n].
+    op!("sum_rows_square", &[("x", &[4, 4], Normal)], extra),
+    op!("row_normalise_square", &[("x", &[4, 4], Normal)], extra),
+    op!("center_rows_square", &[("x", &[4, 4], Normal)], extra),
     op!("max_all", X34, extra),
     op!("max_axis0", X34, extra),
     op!("max_axis1_keepdim", X34, extra),
@@ -227,6 +231,12 @@ pub fn apply<T: Float>(name: &str, v: &[Var<T>], targets: &[usize]) -> Var<T> {
         "abs" => v[0].abs(),
         "mean_rows_keepdim" => v[0].mean_axis(1, true),
         "sum_axis_rank3" => v[0].sum_axis(1, false),
+        "sum_rows_square" => v[0].sum_axis(1, false),
+        "row_normalise_square" => {
+            let e = v[0].exp();
+            &e / &e.sum_axis(1, true)
+        }
+        "center_rows_square" => &v[0] - &v[0].mean_axis(1, true),
         "max_all" => v[0].max(),
         "max_axis0" => v[0].max_axis(0, false),
         "max_axis1_keepdim" => v[0].max_axis(1, true),
