@@ -426,3 +426,54 @@ fn thread_knob() {
     gemm::set_num_threads(0);
     assert!(gemm::num_threads() >= 1);
 }
+
+/// Run in a child process by `env_vars_select_kernel_and_threads` (ignored when run
+/// directly): checks what `FERROGRAD_GEMM_KERNEL` / `FERROGRAD_NUM_THREADS` selected.
+#[test]
+#[ignore = "run in a child process by env_vars_select_kernel_and_threads"]
+fn env_child() {
+    let want = std::env::var("FERROGRAD_TEST_EXPECT").unwrap_or_default();
+    assert_eq!(gemm::kernel().name(), want);
+    assert_eq!(gemm::num_threads(), 1);
+    let mut rng = Lcg(6);
+    check_shape::<f32>(&mut rng, 13, 17, 19, 0, "env");
+}
+
+#[test]
+fn env_vars_select_kernel_and_threads() {
+    let exe = std::env::current_exe().expect("test binary path");
+    let run = |kernel: &str| {
+        let out = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "env_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("FERROGRAD_GEMM_KERNEL", kernel)
+            .env("FERROGRAD_NUM_THREADS", "1")
+            .env("FERROGRAD_TEST_EXPECT", kernel)
+            .output()
+            .expect("run the test binary");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    for k in gemm::available_kernels() {
+        let (ok, text) = run(k.name());
+        assert!(ok, "FERROGRAD_GEMM_KERNEL={k}: child failed:\n{text}");
+    }
+    if let Some(k) = Kernel::ALL.into_iter().find(|k| !k.is_available()) {
+        let (ok, text) = run(k.name());
+        assert!(
+            !ok && text.contains("FERROGRAD_GEMM_KERNEL") && text.contains("not supported"),
+            "FERROGRAD_GEMM_KERNEL={k} should fail clearly:\n{text}"
+        );
+    }
+    let (ok, text) = run("sse9");
+    assert!(
+        !ok && text.contains("unknown GEMM kernel"),
+        "bogus name:\n{text}"
+    );
+}

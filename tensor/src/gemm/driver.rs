@@ -11,6 +11,12 @@
 //! ```
 //!
 //! The first KC slice applies the caller's `beta`; later slices accumulate (`beta = 1`).
+//!
+//! Packing is skipped where it cannot pay for itself (see `choose_modes`): an operand that
+//! is small, or reused by few micro-panels of the other (A when n is narrow, B when m is
+//! short), is read in place through its strides, and only its partial edge panel is
+//! packed (zero-padded) so that the micro-kernel still never sees a ragged panel. Edge
+//! tiles of C are computed into a small thread-local tile and merged (`merge_edge`).
 
 use std::marker::PhantomData;
 

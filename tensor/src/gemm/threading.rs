@@ -22,9 +22,13 @@ use super::dispatch::{Elem, Spec};
 use super::driver::{run_seq, CView};
 use super::MatRef;
 
-/// Minimum multiply-adds (`m·n·k`) per thread: below this a second thread does not pay
-/// for its hand-off (measured on Zen 2: ~2^19 FMAs ≈ 15 µs of single-thread work).
-pub(crate) const MIN_FMAS_PER_THREAD: usize = 1 << 19;
+/// Minimum multiply-adds (`m·n·k`) per thread: 2^21 FMAs ≈ 4 MFLOP ≈ 40–50 µs of
+/// single-thread work on Zen 2. The hand-off itself costs a few µs, but a second thread
+/// only pays when its core is free and its private caches warm up; measured on the (busy,
+/// shared) 2-core development machine, products of ~1–2 M FMAs (128³, 100·784·20) were
+/// slower on two threads than on one, so they stay single-threaded: 2 threads start at
+/// about 160³.
+pub(crate) const MIN_FMAS_PER_THREAD: usize = 1 << 21;
 
 /// Test hook: the per-thread minimum actually used (tests lower it to thread tiny products).
 pub(crate) static MIN_FMAS: AtomicUsize = AtomicUsize::new(MIN_FMAS_PER_THREAD);
@@ -34,7 +38,7 @@ static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Caps the number of threads a GEMM may use (process-wide); `0` restores the default,
 /// `FERROGRAD_NUM_THREADS` if set, otherwise the number of cores. Small products use
-/// fewer threads than the cap (one, below about a million multiply-adds).
+/// fewer threads than the cap (one below 2·2^21 multiply-adds, about 160³).
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }

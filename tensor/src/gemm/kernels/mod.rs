@@ -57,7 +57,7 @@ macro_rules! simd_kernel {
         mul = $mul:path $(,)?
     ) => {
         $(#[$attr])*
-        #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+        #[allow(clippy::too_many_arguments)]
         pub(crate) unsafe fn $direct(
             k: usize,
             a: *const $E,
@@ -70,68 +70,100 @@ macro_rules! simd_kernel {
             alpha: $E,
             beta: $E,
         ) {
-            const MR: usize = $MR;
-            const NV: usize = $NV;
-            // SAFETY: the caller upholds the `KernelFn` contract: every A(i, p) / B(p, j)
-            // read below is inside the caller's panels, the MR×NR tile at `c` (row stride
-            // `rs_c`) is ours, and the CPU has the features this function is compiled for.
+            /// The kernel body. `UNIT_RS` (packed panels and column-major A: the MR
+            /// elements of a step are contiguous) makes the broadcast offsets compile-time
+            /// constants; otherwise (row-major A read in place) the MR row offsets are
+            /// computed once, and either way a step costs one pointer bump for A.
+            $(#[$attr])*
+            #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+            unsafe fn body<const UNIT_RS: bool>(
+                k: usize,
+                a: *const $E,
+                rs_a: usize,
+                cs_a: usize,
+                b: *const $E,
+                rs_b: usize,
+                c: *mut $E,
+                rs_c: usize,
+                alpha: $E,
+                beta: $E,
+            ) {
+                const MR: usize = $MR;
+                const NV: usize = $NV;
+                let off: [usize; MR] = std::array::from_fn(|i| if UNIT_RS { i } else { i * rs_a });
+                // SAFETY: the caller upholds the `KernelFn` contract: every A(i, p) / B(p, j)
+                // read below is inside the caller's panels, the MR×NR tile at `c` (row
+                // stride `rs_c`) is ours, and the CPU has the features this function is
+                // compiled for.
+                unsafe {
+                    let mut acc = [[$zero; NV]; MR];
+                    let mut ap = a;
+                    let mut bp = b;
+                    let mut left = k;
+                    // Unrolled by two: more independent work per iteration, half the
+                    // loop overhead.
+                    while left >= 2 {
+                        let mut bv = [$zero; NV];
+                        for v in 0..NV {
+                            bv[v] = $load(bp.add(v * $L));
+                        }
+                        for i in 0..MR {
+                            let av = $splat(*ap.add(off[i]));
+                            for v in 0..NV {
+                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                            }
+                        }
+                        let ap1 = ap.add(cs_a);
+                        for v in 0..NV {
+                            bv[v] = $load(bp.add(rs_b + v * $L));
+                        }
+                        for i in 0..MR {
+                            let av = $splat(*ap1.add(off[i]));
+                            for v in 0..NV {
+                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                            }
+                        }
+                        ap = ap1.add(cs_a);
+                        bp = bp.add(2 * rs_b);
+                        left -= 2;
+                    }
+                    if left == 1 {
+                        let mut bv = [$zero; NV];
+                        for v in 0..NV {
+                            bv[v] = $load(bp.add(v * $L));
+                        }
+                        for i in 0..MR {
+                            let av = $splat(*ap.add(off[i]));
+                            for v in 0..NV {
+                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                            }
+                        }
+                    }
+                    let alphav = $splat(alpha);
+                    if beta == 0.0 {
+                        for i in 0..MR {
+                            for v in 0..NV {
+                                $store(c.add(i * rs_c + v * $L), $mul(alphav, acc[i][v]));
+                            }
+                        }
+                    } else {
+                        let betav = $splat(beta);
+                        for i in 0..MR {
+                            for v in 0..NV {
+                                let p = c.add(i * rs_c + v * $L);
+                                $store(p, $fma(betav, $load(p), $mul(alphav, acc[i][v])));
+                            }
+                        }
+                    }
+                }
+            }
+
+            // SAFETY: same contract, forwarded; `body` has the same target features.
             unsafe {
-                let mut acc = [[$zero; NV]; MR];
-                let mut ap = a;
-                let mut bp = b;
-                let mut left = k;
-                // Unrolled by two: more independent work per iteration, half the overhead.
-                while left >= 2 {
-                    let mut bv = [$zero; NV];
-                    for v in 0..NV {
-                        bv[v] = $load(bp.add(v * $L));
-                    }
-                    for i in 0..MR {
-                        let av = $splat(*ap.add(i * rs_a));
-                        for v in 0..NV {
-                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                        }
-                    }
-                    for v in 0..NV {
-                        bv[v] = $load(bp.add(rs_b + v * $L));
-                    }
-                    for i in 0..MR {
-                        let av = $splat(*ap.add(cs_a + i * rs_a));
-                        for v in 0..NV {
-                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                        }
-                    }
-                    ap = ap.add(2 * cs_a);
-                    bp = bp.add(2 * rs_b);
-                    left -= 2;
-                }
-                if left == 1 {
-                    let mut bv = [$zero; NV];
-                    for v in 0..NV {
-                        bv[v] = $load(bp.add(v * $L));
-                    }
-                    for i in 0..MR {
-                        let av = $splat(*ap.add(i * rs_a));
-                        for v in 0..NV {
-                            acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                        }
-                    }
-                }
-                let alphav = $splat(alpha);
-                if beta == 0.0 {
-                    for i in 0..MR {
-                        for v in 0..NV {
-                            $store(c.add(i * rs_c + v * $L), $mul(alphav, acc[i][v]));
-                        }
-                    }
+                if rs_a == 1 {
+                    body::<true>(k, a, rs_a, cs_a, b, rs_b, c, rs_c, alpha, beta)
                 } else {
-                    let betav = $splat(beta);
-                    for i in 0..MR {
-                        for v in 0..NV {
-                            let p = c.add(i * rs_c + v * $L);
-                            $store(p, $fma(betav, $load(p), $mul(alphav, acc[i][v])));
-                        }
-                    }
+                    body::<false>(k, a, rs_a, cs_a, b, rs_b, c, rs_c, alpha, beta)
                 }
             }
         }
