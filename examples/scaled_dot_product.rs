@@ -122,8 +122,10 @@ fn softmax_stats(d: usize, n_keys: usize, trials: usize, scaled: bool, seed: u64
 /// Which statistic of a [`SoftmaxStats`] a plot shows.
 type Pick = fn(&SoftmaxStats) -> &Vec<f64>;
 
-fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
+/// The median: the typical draw. The mean of the unscaled gradient norm is dominated by
+/// the rare draws where two keys happen to tie, which hides how small it usually is.
+fn median(xs: &[f64]) -> f64 {
+    quantile(xs, 0.5)
 }
 
 /// The `q`-quantile of `xs` (nearest rank).
@@ -236,7 +238,7 @@ fn main() {
     let n_keys = 64;
     let trials = if quick { 40 } else { 400 };
     println!(
-        "\n2) softmax over N={n_keys} keys, q and keys ~ N(0, I_d); mean over {trials} draws \
+        "\n2) softmax over N={n_keys} keys, q and keys ~ N(0, I_d); median over {trials} draws \
          (grad = ‖∂(u·p)/∂s‖, u ~ N(0, I_N), by autograd)"
     );
     println!(
@@ -252,14 +254,14 @@ fn main() {
         let s = softmax_stats(d, n_keys, trials, true, args.run.seed);
         let u = softmax_stats(d, n_keys, trials, false, args.run.seed);
         println!(
-            "{:>5} | {:>9.3} {:>9.3} {:>9.4} | {:>9.3} {:>9.3} {:>9.4}",
+            "{:>5} | {:>9.3} {:>9.3} {:>9.2e} | {:>9.3} {:>9.3} {:>9.2e}",
             d,
-            mean(&s.max_weight),
-            mean(&s.entropy),
-            mean(&s.grad_norm),
-            mean(&u.max_weight),
-            mean(&u.entropy),
-            mean(&u.grad_norm)
+            median(&s.max_weight),
+            median(&s.entropy),
+            median(&s.grad_norm),
+            median(&u.max_weight),
+            median(&u.entropy),
+            median(&u.grad_norm)
         );
         rows.push((d, s, u));
     }
@@ -270,23 +272,23 @@ fn main() {
         "   uniform attention would have entropy ln N = {:.3}; at d={d_hi} unscaled: max p {:.3}, \
          entropy {:.3}, ‖grad‖ {:.2e} vs scaled {:.3} / {:.3} / {:.3}",
         (n_keys as f64).ln(),
-        mean(&u_hi.max_weight),
-        mean(&u_hi.entropy),
-        mean(&u_hi.grad_norm),
-        mean(&s_hi.max_weight),
-        mean(&s_hi.entropy),
-        mean(&s_hi.grad_norm)
+        median(&u_hi.max_weight),
+        median(&u_hi.entropy),
+        median(&u_hi.grad_norm),
+        median(&s_hi.max_weight),
+        median(&s_hi.entropy),
+        median(&s_hi.grad_norm)
     );
     check(
-        (mean(&s_hi.entropy) - mean(&s_lo.entropy)).abs() < 0.1,
+        (median(&s_hi.entropy) - median(&s_lo.entropy)).abs() < 0.1,
         "scaled softmax entropy should not depend on d",
     );
     check(
-        mean(&u_hi.max_weight) > 0.8 && mean(&u_hi.entropy) < 0.5,
+        median(&u_hi.max_weight) > 0.8 && median(&u_hi.entropy) < 0.5,
         format!("unscaled softmax at d={d_hi} should be saturated"),
     );
     check(
-        mean(&u_hi.grad_norm) < 0.2 * mean(&s_hi.grad_norm),
+        median(&u_hi.grad_norm) < 0.2 * median(&s_hi.grad_norm),
         format!("unscaled gradient at d={d_hi} should be much smaller than scaled"),
     );
 
@@ -300,7 +302,7 @@ fn main() {
                 f(u).clone()
             }
         };
-        let m: Vec<f64> = rows.iter().map(|r| mean(&pick(r))).collect();
+        let m: Vec<f64> = rows.iter().map(|r| median(&pick(r))).collect();
         let lo: Vec<f64> = rows.iter().map(|r| quantile(&pick(r), 0.1)).collect();
         let hi: Vec<f64> = rows.iter().map(|r| quantile(&pick(r), 0.9)).collect();
         (m, lo, hi)
@@ -332,7 +334,7 @@ fn main() {
         let (sm, slo, shi) = metric(f, true);
         let (um, ulo, uhi) = metric(f, false);
         let mut plot = LinePlot::new(
-            format!("{y_label} vs d (N = {n_keys} keys; mean, band = 10–90 % of draws)"),
+            format!("{y_label} vs d (N = {n_keys} keys; median, band = 10–90 % of draws)"),
             "d (dimension of q and k)",
             y_label,
         )
@@ -392,8 +394,8 @@ fn main() {
         })).collect::<Vec<_>>(),
         "softmax": rows.iter().map(|(d, s, u)| serde_json::json!({
             "d": d,
-            "scaled": {"max_weight": mean(&s.max_weight), "entropy": mean(&s.entropy), "grad_norm": mean(&s.grad_norm)},
-            "unscaled": {"max_weight": mean(&u.max_weight), "entropy": mean(&u.entropy), "grad_norm": mean(&u.grad_norm)},
+            "scaled": {"max_weight": median(&s.max_weight), "entropy": median(&s.entropy), "grad_norm": median(&s.grad_norm)},
+            "unscaled": {"max_weight": median(&u.max_weight), "entropy": median(&u.entropy), "grad_norm": median(&u.grad_norm)},
         })).collect::<Vec<_>>(),
     });
     or_fail(
@@ -409,10 +411,10 @@ fn main() {
          σ = 1 the standard deviation is √d, so dividing by s = √d keeps the scores at unit variance \
          for every d. Without it softmax saturates as d grows (d={d_hi}: max weight {:.2}, entropy {:.2}, \
          score-gradient norm {:.1e} vs {:.2} scaled), and learning through attention stalls.",
-        mean(&u_hi.max_weight),
-        mean(&u_hi.entropy),
-        mean(&u_hi.grad_norm),
-        mean(&s_hi.grad_norm)
+        median(&u_hi.max_weight),
+        median(&u_hi.entropy),
+        median(&u_hi.grad_norm),
+        median(&s_hi.grad_norm)
     );
     println!(
         "figures: {}/{{variance,max_weight,entropy,grad_norm}}.{{png,svg}}",

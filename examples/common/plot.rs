@@ -390,6 +390,10 @@ impl LinePlot {
         let y_name = TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
         root.draw(&Text::new(self.y_label.clone(), (14, 40), y_name))?;
         let area = root.margin(64, 12, 12, 20);
+        let (x, y) = self.data_range();
+        let decades =
+            |log: bool, r: std::ops::Range<f64>| if log { (r.end / r.start).log10() } else { 0.0 };
+        let (x_decades, y_decades) = (decades(self.log_x, x), decades(self.log_y, y));
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(48)
             .y_label_area_size(64)
@@ -399,8 +403,8 @@ impl LinePlot {
             .x_desc(&self.x_label)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| tick(*v))
+            .x_label_formatter(&|v| log_tick(*v, x_decades))
+            .y_label_formatter(&|v| log_tick(*v, y_decades))
             .light_line_style(RGBColor(244, 244, 244))
             .bold_line_style(RGBColor(210, 210, 210))
             .draw()?;
@@ -532,6 +536,24 @@ fn pad(values: &[f64], log: bool, frac: f64) -> Range<f64> {
         let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
         (lo - frac * span)..(hi + frac * span)
     }
+}
+
+/// On a log axis plotters puts a tick at every 1..9 × 10ᵏ and their labels collide; keep
+/// 1, 2, 5 × 10ᵏ over one to three decades and only powers of ten beyond (`decades` is 0
+/// for a linear axis, which keeps every label).
+fn log_tick(v: f64, decades: f64) -> String {
+    if decades >= 1.0 && v > 0.0 {
+        let mantissa = v / 10f64.powf(v.log10().floor());
+        let keep: &[f64] = if decades >= 3.0 {
+            &[1.0]
+        } else {
+            &[1.0, 2.0, 5.0]
+        };
+        if !keep.iter().any(|k| (mantissa - k).abs() < 1e-6 * k) && (mantissa - 10.0).abs() > 1e-5 {
+            return String::new();
+        }
+    }
+    tick(v)
 }
 
 /// Short tick labels: plain decimals in [1e-3, 1e5), otherwise `1e-4` style.
