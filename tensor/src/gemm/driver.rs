@@ -150,7 +150,10 @@ fn choose_modes<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (Mod
     } else {
         Mode::Packed
     };
-    let b_mode = if b_ok && (small || m.div_ceil(spec.mr) <= 2) {
+    // A compact B (short rows, e.g. n = 20) is read in place too: the KC rows a micro-panel
+    // touches then lie in one small contiguous region that stays in L1 anyway.
+    let compact_b = k.min(spec.kc) * b.row_stride * std::mem::size_of::<E>() <= 24 * 1024;
+    let b_mode = if b_ok && (small || compact_b || m.div_ceil(spec.mr) <= 2) {
         Mode::Direct
     } else {
         Mode::Packed
@@ -182,6 +185,9 @@ pub(crate) fn run_seq<E: Elem>(
         ..
     } = *spec;
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
+    // Balance the KC slices (k = 784 → 4 × 196, not 256+256+256+16): a thin last slice
+    // would pay a full C-tile load/store for a few FMAs per tile.
+    let kc = k.div_ceil(k.div_ceil(kc));
     let (a_mode, b_mode) = choose_modes(spec, &a, &b);
     // Buffer sizes for the largest blocks this problem will pack (in direct mode, only
     // the partial edge panel is packed).

@@ -110,11 +110,21 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
         let j0 = q * nr;
         let cols = nr.min(nc - j0);
         if b.col_stride == 1 {
-            // Row-major B: each step is a contiguous run of the row.
-            for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
-                let s = p * b.row_stride + j0;
-                dst[..cols].copy_from_slice(&b.data[s..s + cols]);
-                dst[cols..].fill(E::ZERO);
+            // Row-major B: each step is a contiguous run of the row. With the panel width
+            // a compile-time constant the copies are inlined vector moves instead of two
+            // libc calls (memcpy + memset) per row, which dominated narrow products.
+            match nr {
+                4 => pack_b_rows::<E, 4>(b, j0, cols, panel),
+                8 => pack_b_rows::<E, 8>(b, j0, cols, panel),
+                16 => pack_b_rows::<E, 16>(b, j0, cols, panel),
+                32 => pack_b_rows::<E, 32>(b, j0, cols, panel),
+                _ => {
+                    for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
+                        let s = p * b.row_stride + j0;
+                        dst[..cols].copy_from_slice(&b.data[s..s + cols]);
+                        dst[cols..].fill(E::ZERO);
+                    }
+                }
             }
             continue;
         }
@@ -134,6 +144,29 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
         if cols < nr {
             for step in panel.chunks_exact_mut(nr) {
                 step[cols..].fill(E::ZERO);
+            }
+        }
+    }
+}
+
+/// One NR-column panel of a row-major B (`b.col_stride == 1`), columns `j0 .. j0 + cols`.
+#[inline(always)]
+fn pack_b_rows<E: Elem, const NR: usize>(
+    b: MatRef<'_, E>,
+    j0: usize,
+    cols: usize,
+    panel: &mut [E],
+) {
+    for (p, dst) in panel.chunks_exact_mut(NR).enumerate() {
+        let s = p * b.row_stride + j0;
+        let dst: &mut [E; NR] = dst.try_into().expect("chunk of NR");
+        if cols == NR {
+            let src: &[E; NR] = b.data[s..s + NR].try_into().expect("NR elements");
+            *dst = *src;
+        } else {
+            let src = &b.data[s..s + cols];
+            for (j, d) in dst.iter_mut().enumerate() {
+                *d = src.get(j).copied().unwrap_or(E::ZERO);
             }
         }
     }

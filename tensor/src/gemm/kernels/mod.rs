@@ -90,7 +90,14 @@ macro_rules! simd_kernel {
             ) {
                 const MR: usize = $MR;
                 const NV: usize = $NV;
-                let off: [usize; MR] = std::array::from_fn(|i| if UNIT_RS { i } else { i * rs_a });
+                let off: [usize; MR] = if UNIT_RS {
+                    std::array::from_fn(|i| i)
+                } else {
+                    // Opaque to the optimiser on purpose: otherwise it strength-reduces
+                    // the row addresses into a chain of one add per row per k step; kept
+                    // opaque they stay in registers as `base + offset` addressing.
+                    std::hint::black_box(std::array::from_fn(|i| i * rs_a))
+                };
                 // SAFETY: the caller upholds the `KernelFn` contract: every A(i, p) / B(p, j)
                 // read below is inside the caller's panels, the MR×NR tile at `c` (row
                 // stride `rs_c`) is ours, and the CPU has the features this function is
