@@ -17,6 +17,7 @@ mod mask;
 mod matmul;
 mod max;
 mod mse;
+mod narrow;
 mod reshape;
 mod softmax;
 mod sum;
