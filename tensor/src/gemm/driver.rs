@@ -124,6 +124,11 @@ pub(crate) const DIRECT_MAX_FMAS: usize = 96 * 96 * 96;
 /// leading dimensions make the rows of a block collide in the same cache sets.
 pub(crate) const DIRECT_A_MAX_FMAS: usize = 256 * 256 * 256;
 
+/// B is read in place when the KC rows a micro-panel touches span at most this many bytes
+/// (short rows, e.g. n = 20): they then form one small contiguous region that streams
+/// through L1 as well as a packed panel would.
+pub(crate) const COMPACT_B_BYTES: usize = 32 * 1024;
+
 /// How one operand reaches the micro-kernel.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -138,7 +143,12 @@ enum Mode {
 /// every MR panel of A (⌈m/MR⌉ times). B can only be read in place when its rows are
 /// contiguous (the kernel loads NR consecutive elements per step); A only when it is
 /// contiguous along one dimension (else the broadcasts would gather from all over).
-fn choose_modes<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (Mode, Mode) {
+fn choose_modes<E>(
+    spec: &Spec<E>,
+    kc: usize,
+    a: &MatRef<'_, E>,
+    b: &MatRef<'_, E>,
+) -> (Mode, Mode) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let fmas = m.saturating_mul(n).saturating_mul(k);
     let small = fmas <= DIRECT_MAX_FMAS;
@@ -150,9 +160,7 @@ fn choose_modes<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (Mod
     } else {
         Mode::Packed
     };
-    // A compact B (short rows, e.g. n = 20) is read in place too: the KC rows a micro-panel
-    // touches then lie in one small contiguous region that stays in L1 anyway.
-    let compact_b = k.min(spec.kc) * b.row_stride * std::mem::size_of::<E>() <= 24 * 1024;
+    let compact_b = kc * b.row_stride * std::mem::size_of::<E>() <= COMPACT_B_BYTES;
     let b_mode = if b_ok && (small || compact_b || m.div_ceil(spec.mr) <= 2) {
         Mode::Direct
     } else {
@@ -185,10 +193,15 @@ pub(crate) fn run_seq<E: Elem>(
         ..
     } = *spec;
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
-    // Balance the KC slices (k = 784 → 4 × 196, not 256+256+256+16): a thin last slice
-    // would pay a full C-tile load/store for a few FMAs per tile.
+    // Balance the KC slices (k = 784 → 2 × 392, not 512 + 272; with KC = 256 it would be
+    // 4 × 196, not 3 × 256 + 16): a thin last slice pays a full C-tile load/store for a
+    // few FMAs per tile.
     let kc = k.div_ceil(k.div_ceil(kc));
-    let (a_mode, b_mode) = choose_modes(spec, &a, &b);
+    // Likewise balance the MC and NC blocks, keeping them whole multiples of MR / NR
+    // (still ≤ the spec's MC / NC, which are multiples already).
+    let mc = m.div_ceil(m.div_ceil(mc)).next_multiple_of(mr);
+    let nc = n.div_ceil(n.div_ceil(nc)).next_multiple_of(nr);
+    let (a_mode, b_mode) = choose_modes(spec, kc, &a, &b);
     // Buffer sizes for the largest blocks this problem will pack (in direct mode, only
     // the partial edge panel is packed).
     let kcm = kc.min(k);
