@@ -169,6 +169,15 @@ fn choose_modes<E>(
     (a_mode, b_mode)
 }
 
+/// Whether (A, B) of the whole problem would be packed (rather than read in place); the
+/// threading code splits so that a packed operand is not packed again by every thread.
+pub(crate) fn packs<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (bool, bool) {
+    let k = a.cols.max(1);
+    let kc = k.div_ceil(k.div_ceil(spec.kc));
+    let (am, bm) = choose_modes(spec, kc, a, b);
+    (am == Mode::Packed, bm == Mode::Packed)
+}
+
 /// The single-threaded blocked algorithm on one (sub-)problem.
 pub(crate) fn run_seq<E: Elem>(
     spec: &Spec<E>,

@@ -10,16 +10,17 @@
 //! The split is coarse: C is cut into `nt` contiguous row ranges (whole MR panels) or
 //! column ranges (whole NR panels), and each thread runs the whole blocked algorithm on
 //! its part with its own packing buffers — no synchronisation inside. The price is that
-//! every thread packs the operand that is not split: splitting rows re-packs B (k·n
-//! elements per thread), splitting columns re-packs A (m·k), so we split the dimension
-//! that duplicates the smaller operand. Against 2·m·n·k/nt flops per thread this is
-//! noise for the sizes that get threads at all.
+//! every thread packs the operand that is not split (if the driver packs it at all):
+//! splitting rows re-packs B (k·n elements per thread), splitting columns re-packs A
+//! (m·k). So we split along the packed operand when the other is read in place (nothing
+//! duplicated), else the dimension that duplicates the smaller operand. Against
+//! 2·m·n·k/nt flops per thread this is noise for the sizes that get threads at all.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use super::dispatch::{Elem, Spec};
-use super::driver::{run_seq, CView};
+use super::driver::{packs, run_seq, CView};
 use super::MatRef;
 
 /// Minimum multiply-adds (`m·n·k`) per thread: 2^21 FMAs ≈ 4 MFLOP ≈ 40–50 µs of
@@ -75,12 +76,22 @@ pub(crate) fn run<E: Elem>(
 ) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let fmas = m.saturating_mul(n).saturating_mul(k);
-    let split_rows = m >= n;
-    let panels = if split_rows {
-        m.div_ceil(spec.mr)
-    } else {
-        n.div_ceil(spec.nr)
+    // Splitting rows makes every thread pack all of B, splitting columns all of A — but
+    // only if that operand is packed at all: split so that no packed operand is
+    // duplicated when the driver reads the other in place, else duplicate the smaller
+    // (B is k·n, A is m·k). The split dimension needs a panel per thread.
+    let (row_panels, col_panels) = (m.div_ceil(spec.mr), n.div_ceil(spec.nr));
+    let split_rows = match packs(spec, &a, &b) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => m >= n,
     };
+    let split_rows = if split_rows {
+        row_panels >= 2 || col_panels < 2
+    } else {
+        col_panels < 2 && row_panels >= 2
+    };
+    let panels = if split_rows { row_panels } else { col_panels };
     let nt = num_threads()
         .min(fmas / MIN_FMAS.load(Ordering::Relaxed).max(1))
         .min(panels)
