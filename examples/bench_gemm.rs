@@ -226,10 +226,12 @@ fn bench_dtype<T: BenchFloat>(
     rows
 }
 
-/// How many calls make one timed sample of at least ~5 ms (small products are batched).
+/// How many calls make one timed sample of at least ~20 ms (small products are batched,
+/// so a sample measures back-to-back calls, as in training, and one slow wake-up of a
+/// pool thread after the other library's batch does not dominate it).
 fn batch_for(flops: f64) -> usize {
-    // Assume ~20 GFLOP/s for sizing only.
-    ((5e-3 * 20e9 / flops).ceil() as usize).clamp(1, 100_000)
+    // Assume ~50 GFLOP/s for sizing only.
+    ((20e-3 * 50e9 / flops).ceil() as usize).clamp(1, 1_000_000)
 }
 
 /// Median seconds per call of `f` over `samples` samples.

@@ -7,9 +7,10 @@
 //! thread computes the first part itself (`in_place_scope`), so two threads need only one
 //! hand-off.
 //!
-//! The split is coarse: C is cut into `nt` contiguous row ranges (whole MR panels) or
-//! column ranges (whole NR panels), and each thread runs the whole blocked algorithm on
-//! its part with its own packing buffers — no synchronisation inside. The price is that
+//! The split is coarse: C is cut into contiguous row ranges (whole MR panels) or column
+//! ranges (whole NR panels), claimed dynamically by the threads, and each part runs the
+//! whole blocked algorithm with its thread's own packing buffers — no synchronisation
+//! inside a part. The price is that
 //! every thread packs the operand that is not split (if the driver packs it at all):
 //! splitting rows re-packs B (k·n elements per thread), splitting columns re-packs A
 //! (m·k). So we split along the packed operand when the other is read in place (nothing
@@ -81,7 +82,8 @@ pub(crate) fn run<E: Elem>(
     // duplicated when the driver reads the other in place, else duplicate the smaller
     // (B is k·n, A is m·k). The split dimension needs a panel per thread.
     let (row_panels, col_panels) = (m.div_ceil(spec.mr), n.div_ceil(spec.nr));
-    let split_rows = match packs(spec, &a, &b) {
+    let (pack_a, pack_b) = packs(spec, &a, &b);
+    let split_rows = match (pack_a, pack_b) {
         (true, false) => true,
         (false, true) => false,
         _ => m >= n,
@@ -100,27 +102,41 @@ pub(crate) fn run<E: Elem>(
         run_seq(spec, alpha, a, b, beta, c);
         return;
     }
-    // Part `t` of `nt`: a range of whole panels along the split dimension.
+    // The parts are claimed dynamically from a shared counter by the calling thread and
+    // `nt - 1` pool workers, so a helper that wakes late (or a core busy with something
+    // else) just ends up with fewer parts instead of stalling the product. Where parts
+    // duplicate no packing (the non-split operand is read in place) we cut 4 per thread
+    // for that balancing; otherwise exactly one per thread, since each part re-packs.
+    let duplicates = if split_rows { pack_b } else { pack_a };
+    let nparts = if duplicates { nt } else { (4 * nt).min(panels) };
+    // Part `t` of `nparts`: a range of whole panels along the split dimension.
     let part = |t: usize| {
         let (step, len) = if split_rows {
             (spec.mr, m)
         } else {
             (spec.nr, n)
         };
-        let lo = (t * panels / nt * step).min(len);
-        let hi = ((t + 1) * panels / nt * step).min(len);
+        let lo = (t * panels / nparts * step).min(len);
+        let hi = ((t + 1) * panels / nparts * step).min(len);
         if split_rows {
             (a.sub(lo, hi - lo, 0, k), b, c.sub(lo, hi - lo, 0, n))
         } else {
             (a, b.sub(0, k, lo, hi - lo), c.sub(0, m, lo, hi - lo))
         }
     };
-    rayon::in_place_scope(|s| {
-        for t in 1..nt {
-            let (at, bt, ct) = part(t);
-            s.spawn(move |_| run_seq(spec, alpha, at, bt, beta, ct));
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let t = next.fetch_add(1, Ordering::Relaxed);
+        if t >= nparts {
+            break;
         }
-        let (a0, b0, c0) = part(0);
-        run_seq(spec, alpha, a0, b0, beta, c0);
+        let (at, bt, ct) = part(t);
+        run_seq(spec, alpha, at, bt, beta, ct);
+    };
+    rayon::in_place_scope(|s| {
+        for _ in 1..nt {
+            s.spawn(|_| work());
+        }
+        work();
     });
 }
