@@ -5,6 +5,13 @@
 //! the same generator every epoch and each epoch gets a new order while the whole run
 //! stays reproducible from its seed. Each batch is one copy of its rows into a new
 //! tensor (the only allocation per batch); the permutation is allocated once per epoch.
+//!
+//! The homework's own loaders, for exact replication: the synthetic set is read in order
+//! in full batches (`split.batches(100).drop_last(true)`), and the MNIST train loader is
+//! `list(iter(DataLoader(shuffle=True)))`, i.e. shuffled **once** when built and then
+//! replayed in that order every epoch (`split.select(&perm)` once, then `batches` per
+//! epoch). Reshuffling every epoch is the usual practice and what
+//! [`Split::shuffled_batches`] gives.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
