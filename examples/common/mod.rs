@@ -5,6 +5,7 @@
 //! own copy and uses only part of it.
 #![allow(dead_code)] // each example uses a different subset of these helpers
 
+pub mod autoencoder;
 pub mod cli;
 pub mod plot;
 

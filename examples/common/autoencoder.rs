@@ -1,0 +1,516 @@
+//! The autoencoders of the homework and their training loop, shared by the
+//! `autoencoders_synthetic` and `autoencoders_mnist` examples.
+//!
+//! What is reproduced from the notebook (its own asserts, in PyTorch):
+//! - [`Autoencoder::new`]`(input, hidden_sizes, activation)`: the encoder is `Linear` layers
+//!   over `hidden_sizes` with the activation *between* layers (none after the last); the
+//!   decoder mirrors it back to `input`, again with nothing after its last layer. A single
+//!   hidden size therefore gives a *linear* encoder even with ReLU. Parameters are named
+//!   like PyTorch's (`encoder.0.weight`, `encoder.2.bias`, `decoder.0.weight`, ...).
+//! - The loss is the squared L2 error of each sample summed over features, averaged over
+//!   the batch ([`nn::squared_error_per_sample`]).
+//! - Denoising: the model sees `x + noise_std · N(0, 1)`, the loss compares with clean `x`.
+//!   Masked: each input entry is zeroed independently with probability `mask_prob`; the
+//!   loss is over *all* entries against clean `x`.
+//! - The validation loss is the clean forward pass for every model type.
+//! - After initialisation and after every epoch: the validation loss, then a linear probe
+//!   (`Linear(latent, classes)`, Adam lr 1e-3, cross-entropy) trained on the frozen
+//!   encoder's features of validation batches of 200, scored on the test split.
+//!
+//! Speed: the frozen encoder's features are computed once per probe under `no_grad`, and
+//! the probe's batches are built once and reused every epoch, so a probe step is one fused
+//! `linear`, one fused cross-entropy, a backward and an Adam update. Every GEMM issued is
+//! counted (2·m·n·k flops) so the examples can report GFLOP/s.
+
+use std::time::Instant;
+
+use autograd::{no_grad, Var};
+use nn::data::Split;
+use nn::optim::{Adam, AdamConfig, Optimizer};
+use nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use tensor::Tensor;
+
+/// The nonlinearity placed between consecutive layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// No nonlinearity: a linear autoencoder.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+}
+
+impl Activation {
+    /// The name used in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+        }
+    }
+
+    fn layer(self) -> Box<dyn Module<f32>> {
+        match self {
+            Activation::Identity => Box::new(Identity),
+            Activation::Relu => Box::new(ReLU),
+        }
+    }
+}
+
+/// Which autoencoder of the homework: what the model sees during training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// Reconstructs its clean input.
+    Vanilla,
+    /// Reconstructs clean `x` from `x + noise_std · N(0, 1)`.
+    Denoising,
+    /// Reconstructs clean `x` from `x` with entries zeroed with probability `mask_prob`.
+    Masked,
+}
+
+impl ModelKind {
+    /// All three, in the notebook's order.
+    pub const ALL: [ModelKind; 3] = [ModelKind::Vanilla, ModelKind::Denoising, ModelKind::Masked];
+
+    /// The name used in tables, file names and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Vanilla => "vanilla",
+            ModelKind::Denoising => "denoising",
+            ModelKind::Masked => "masked",
+        }
+    }
+}
+
+/// An encoder and a mirrored decoder.
+pub struct Autoencoder {
+    /// `Linear(input, h₀), act, Linear(h₀, h₁), act, …, Linear(hₙ₋₂, hₙ₋₁)`.
+    pub encoder: Sequential<f32>,
+    /// `Linear(hₙ₋₁, hₙ₋₂), act, …, Linear(h₀, input)`.
+    pub decoder: Sequential<f32>,
+    /// `[input, h₀, …, hₙ₋₁]`.
+    widths: Vec<usize>,
+}
+
+impl Autoencoder {
+    /// The homework's `Autoencoder(input_size, hidden_sizes, activation)`, initialised like
+    /// PyTorch from `rng` (encoder layers first, then the decoder's).
+    #[track_caller]
+    pub fn new<R: Rng + ?Sized>(
+        input: usize,
+        hidden_sizes: &[usize],
+        activation: Activation,
+        rng: &mut R,
+    ) -> Self {
+        assert!(
+            !hidden_sizes.is_empty(),
+            "Autoencoder: need at least one hidden size"
+        );
+        let mut widths = vec![input];
+        widths.extend_from_slice(hidden_sizes);
+        let chain = |dims: Vec<usize>, rng: &mut R| {
+            let mut seq = Sequential::new();
+            for (i, pair) in dims.windows(2).enumerate() {
+                if i > 0 {
+                    seq.push(activation.layer());
+                }
+                seq.push(Box::new(Linear::<f32>::new(pair[0], pair[1], true, rng)));
+            }
+            seq
+        };
+        let encoder = chain(widths.clone(), rng);
+        let decoder = chain(widths.iter().rev().copied().collect(), rng);
+        Autoencoder {
+            encoder,
+            decoder,
+            widths,
+        }
+    }
+
+    /// Input width.
+    pub fn input_size(&self) -> usize {
+        self.widths[0]
+    }
+
+    /// Width of the code (the last hidden size).
+    pub fn latent_size(&self) -> usize {
+        *self.widths.last().unwrap()
+    }
+
+    /// The code of `x`.
+    pub fn encode(&self, x: &Var<f32>) -> Var<f32> {
+        self.encoder.forward(x)
+    }
+
+    /// Flops of the encoder's GEMMs for `rows` samples.
+    pub fn encoder_flops(&self, rows: usize) -> u64 {
+        self.widths
+            .windows(2)
+            .map(|w| 2 * (rows * w[0] * w[1]) as u64)
+            .sum()
+    }
+
+    /// Flops of one forward pass (encoder and decoder) over `rows` samples.
+    pub fn forward_flops(&self, rows: usize) -> u64 {
+        2 * self.encoder_flops(rows)
+    }
+
+    /// Flops of one training step on `rows` samples: forward, every weight gradient, and
+    /// every input gradient except the first layer's (the data needs none).
+    pub fn train_step_flops(&self, rows: usize) -> u64 {
+        let first = 2 * (rows * self.widths[0] * self.widths[1]) as u64;
+        3 * self.forward_flops(rows) - first
+    }
+}
+
+impl Module<f32> for Autoencoder {
+    fn forward(&self, x: &Var<f32>) -> Var<f32> {
+        self.decoder.forward(&self.encoder.forward(x))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Var<f32>)> {
+        let mut params = prefixed("encoder", self.encoder.named_parameters());
+        params.extend(prefixed("decoder", self.decoder.named_parameters()));
+        params
+    }
+}
+
+/// How to train one autoencoder and probe it.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// The model type.
+    pub kind: ModelKind,
+    /// Standard deviation of the denoising AE's input noise.
+    pub noise_std: f32,
+    /// Probability that the masked AE zeroes an input entry.
+    pub mask_prob: f32,
+    /// Adam learning rate for the autoencoder.
+    pub lr: f64,
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Autoencoder mini-batch size.
+    pub batch_size: usize,
+    /// The linear probe run after initialisation and after every epoch.
+    pub probe: ProbeConfig,
+}
+
+/// The linear probe: `Linear(latent, classes)` trained with Adam and cross-entropy on the
+/// frozen encoder's features of validation batches, scored on the test split.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// Number of classes.
+    pub classes: usize,
+    /// Adam learning rate (the homework's 1e-3).
+    pub lr: f64,
+    /// Passes over the probe's batches.
+    pub epochs: usize,
+    /// Validation samples per probe batch (200).
+    pub batch_size: usize,
+    /// Use only the first this many validation batches (`None`: all of them). The MNIST
+    /// problem trains its probe on one batch: 200 labelled images.
+    pub max_batches: Option<usize>,
+}
+
+/// The train, validation and test splits one run uses.
+#[derive(Clone, Copy)]
+pub struct Splits<'a> {
+    /// Autoencoder training data (labels unused).
+    pub train: &'a Split<f32>,
+    /// Validation loss, and the probe's training data.
+    pub valid: &'a Split<f32>,
+    /// The probe's accuracy.
+    pub test: &'a Split<f32>,
+}
+
+/// Everything measured in one run; index 0 is after initialisation, index `e` after
+/// epoch `e`.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// Clean validation loss (mean over samples of the summed squared error).
+    pub val_loss: Vec<f64>,
+    /// Test accuracy of the linear probe, in [0, 1].
+    pub probe_acc: Vec<f64>,
+    /// Mean training loss of each epoch (on the corrupted input for denoising/masked);
+    /// `NaN` at index 0, where nothing was trained.
+    pub train_loss: Vec<f64>,
+    /// Flops of every GEMM the run issued.
+    pub flops: u64,
+    /// Seconds spent training the autoencoder, and in evaluation (validation loss and
+    /// probes).
+    pub train_seconds: f64,
+    /// See `train_seconds`.
+    pub eval_seconds: f64,
+}
+
+/// Trains `model` as `cfg` says, measuring after initialisation and after every epoch;
+/// `on_epoch(e)` is called after each measurement (for progress bars). Returns an error
+/// message if the loss became NaN or infinite.
+pub fn train_and_probe(
+    model: &Autoencoder,
+    data: Splits<'_>,
+    cfg: &TrainConfig,
+    rng: &mut SmallRng,
+    mut on_epoch: impl FnMut(usize),
+) -> Result<History, String> {
+    let mut hist = History::default();
+    let valid_x = Var::constant(data.valid.x.clone());
+    let test_x = Var::constant(data.test.x.clone());
+
+    let measure = |hist: &mut History, rng: &mut SmallRng| {
+        let t = Instant::now();
+        let (loss, f1) = validation_loss(model, &data.valid.x);
+        let (acc, f2) = probe_accuracy(
+            model,
+            &valid_x,
+            &data.valid.labels,
+            &test_x,
+            &data.test.labels,
+            &cfg.probe,
+            rng,
+        );
+        hist.val_loss.push(loss);
+        hist.probe_acc.push(acc);
+        hist.flops += f1 + f2;
+        hist.eval_seconds += t.elapsed().as_secs_f64();
+    };
+    measure(&mut hist, rng);
+    hist.train_loss.push(f64::NAN);
+    on_epoch(0);
+
+    let mut opt = Adam::new(model.parameters(), AdamConfig::new(cfg.lr));
+    let mut step = 0usize;
+    for epoch in 1..=cfg.epochs {
+        let t = Instant::now();
+        let mut loss_sum = 0.0;
+        let mut batches = 0usize;
+        // Every batch full, as the homework's `n // batch_size` loop.
+        for (clean, _) in data
+            .train
+            .shuffled_batches(cfg.batch_size, rng)
+            .drop_last(true)
+        {
+            let rows = clean.rows();
+            let input = corrupt(&clean, cfg, rng);
+            let target = Var::constant(clean);
+            let out = model.forward(&Var::constant(input));
+            let loss = nn::squared_error_per_sample(&out, &target);
+            loss_sum += nn::check_finite(loss.item(), step).map_err(|e| e.to_string())?;
+            opt.step(&loss.backward());
+            hist.flops += model.train_step_flops(rows);
+            step += 1;
+            batches += 1;
+        }
+        hist.train_loss.push(loss_sum / batches.max(1) as f64);
+        hist.train_seconds += t.elapsed().as_secs_f64();
+        measure(&mut hist, rng);
+        on_epoch(epoch);
+    }
+    Ok(hist)
+}
+
+/// The input the model sees for a clean batch: itself, with Gaussian noise added, or with
+/// entries zeroed at random.
+pub fn corrupt(clean: &Tensor<f32>, cfg: &TrainConfig, rng: &mut SmallRng) -> Tensor<f32> {
+    match cfg.kind {
+        ModelKind::Vanilla => clean.clone(),
+        ModelKind::Denoising => {
+            let s = cfg.noise_std;
+            let mut x = clean.clone();
+            for v in x.data_mut() {
+                let z: f32 = StandardNormal.sample(rng);
+                *v += s * z;
+            }
+            x
+        }
+        ModelKind::Masked => {
+            // Compare 24 random bits against p·2²⁴: one draw of a u64 gives two decisions.
+            let thresh = (cfg.mask_prob as f64 * (1u64 << 24) as f64) as u32;
+            let mut x = clean.clone();
+            for pair in x.data_mut().chunks_mut(2) {
+                let r = rng.random::<u64>();
+                for (j, v) in pair.iter_mut().enumerate() {
+                    if ((r >> (32 * j)) as u32 & 0xFF_FFFF) < thresh {
+                        *v = 0.0;
+                    }
+                }
+            }
+            x
+        }
+    }
+}
+
+/// The clean validation loss (mean over samples of the summed squared error) and the
+/// flops spent, in chunks so the f32 sums stay short.
+pub fn validation_loss(model: &Autoencoder, x: &Tensor<f32>) -> (f64, u64) {
+    const CHUNK: usize = 1000;
+    let n = x.rows();
+    let mut total = 0.0;
+    let mut flops = 0;
+    no_grad(|| {
+        for start in (0..n).step_by(CHUNK) {
+            let end = (start + CHUNK).min(n);
+            let xb = Var::constant(x.narrow(0, start, end));
+            let loss = nn::squared_error_per_sample(&model.forward(&xb), &xb);
+            total += loss.item() as f64 * (end - start) as f64;
+            flops += model.forward_flops(end - start);
+        }
+    });
+    (total / n.max(1) as f64, flops)
+}
+
+/// Trains a fresh linear probe on the frozen encoder's features of `train_x` (in batches
+/// of `cfg.batch_size`, the first `cfg.max_batches` of them) and returns its accuracy on
+/// `test_x`, with the flops spent.
+pub fn probe_accuracy(
+    model: &Autoencoder,
+    train_x: &Var<f32>,
+    train_labels: &[usize],
+    test_x: &Var<f32>,
+    test_labels: &[usize],
+    cfg: &ProbeConfig,
+    rng: &mut SmallRng,
+) -> (f64, u64) {
+    let n_train = train_x.value().rows();
+    let used = cfg
+        .max_batches
+        .map_or(n_train, |b| (b * cfg.batch_size).min(n_train));
+    let (train_feats, test_feats) = no_grad(|| {
+        let head = if used == n_train {
+            train_x.clone()
+        } else {
+            Var::constant(train_x.value().narrow(0, 0, used))
+        };
+        (model.encode(&head), model.encode(test_x))
+    });
+    let flops = model.encoder_flops(used) + model.encoder_flops(test_labels.len());
+    let (acc, probe_flops) = train_linear_probe(
+        &train_feats.value(),
+        &train_labels[..used],
+        &test_feats.value(),
+        test_labels,
+        cfg,
+        rng,
+    );
+    (acc, flops + probe_flops)
+}
+
+/// Trains `Linear(features, classes)` with Adam on `train_x` (batches in order, every
+/// epoch) and returns its test accuracy and the flops spent. Also the raw-pixel baseline.
+pub fn train_linear_probe(
+    train_x: &Tensor<f32>,
+    train_labels: &[usize],
+    test_x: &Tensor<f32>,
+    test_labels: &[usize],
+    cfg: &ProbeConfig,
+    rng: &mut SmallRng,
+) -> (f64, u64) {
+    let (n, f) = (train_x.rows(), train_x.cols());
+    let probe = Linear::<f32>::new(f, cfg.classes, true, rng);
+    let mut opt = Adam::new(probe.parameters(), AdamConfig::new(cfg.lr));
+    // Built once: each epoch reuses the same constant batches.
+    let batches: Vec<(Var<f32>, &[usize])> = (0..n)
+        .step_by(cfg.batch_size)
+        .map(|s| {
+            let e = (s + cfg.batch_size).min(n);
+            (Var::constant(train_x.narrow(0, s, e)), &train_labels[s..e])
+        })
+        .collect();
+    for _ in 0..cfg.epochs {
+        for (xb, yb) in &batches {
+            let loss = probe.forward(xb).cross_entropy(yb);
+            opt.step(&loss.backward());
+        }
+    }
+    // Forward and weight gradient per step.
+    let flops = (cfg.epochs * 2 * 2 * n * f * cfg.classes) as u64
+        + (2 * test_x.rows() * f * cfg.classes) as u64;
+    let logits = no_grad(|| probe.forward(&Var::constant(test_x.clone())));
+    let pred = logits.value().argmax_axis(1);
+    let correct = pred.iter().zip(test_labels).filter(|(p, t)| p == t).count();
+    (correct as f64 / test_labels.len().max(1) as f64, flops)
+}
+
+/// A generator for run `index` of a sweep seeded with `seed`: independent streams, so a
+/// run's numbers do not depend on which worker ran it or in what order.
+pub fn run_rng(seed: u64, index: u64) -> SmallRng {
+    SmallRng::seed_from_u64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Which per-epoch measurement to plot.
+#[derive(Clone, Copy, Debug)]
+pub enum Metric {
+    /// Clean validation loss.
+    ValLoss,
+    /// Probe test accuracy, in percent.
+    ProbeAcc,
+}
+
+impl Metric {
+    fn values(self, h: &History) -> &[f64] {
+        match self {
+            Metric::ValLoss => &h.val_loss,
+            Metric::ProbeAcc => &h.probe_acc,
+        }
+    }
+
+    fn scale(self) -> f64 {
+        match self {
+            Metric::ValLoss => 1.0,
+            Metric::ProbeAcc => 100.0,
+        }
+    }
+}
+
+/// Mean, min and max over runs of `metric` at every epoch (0 = after initialisation).
+pub fn epoch_stats(runs: &[&History], metric: Metric) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let epochs = runs
+        .iter()
+        .map(|h| metric.values(h).len())
+        .min()
+        .unwrap_or(0);
+    let (mut mean, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+    for e in 0..epochs {
+        let v: Vec<f64> = runs
+            .iter()
+            .map(|h| metric.values(h)[e] * metric.scale())
+            .collect();
+        mean.push(v.iter().sum::<f64>() / v.len() as f64);
+        lo.push(v.iter().copied().fold(f64::INFINITY, f64::min));
+        hi.push(v.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    }
+    (mean, lo, hi)
+}
+
+/// Writes `<path>.png` and `<path>.svg`: one curve per group (mean over its runs, a dot
+/// per epoch) with a translucent band between the min and max over runs.
+pub fn plot_curves(
+    path: &std::path::Path,
+    title: &str,
+    metric: Metric,
+    groups: &[(String, Vec<&History>)],
+    log_y: bool,
+) -> Result<[std::path::PathBuf; 2], super::plot::PlotError> {
+    use super::plot::{Legend, LinePlot};
+    let ylabel = match metric {
+        Metric::ValLoss => "validation loss (squared error per sample)",
+        Metric::ProbeAcc => "linear-probe test accuracy (%)",
+    };
+    let legend = match metric {
+        Metric::ValLoss => Legend::UpperRight,
+        Metric::ProbeAcc => Legend::LowerRight,
+    };
+    let mut plot = LinePlot::new(title, "epoch (0 = at initialisation)", ylabel).legend(legend);
+    if log_y {
+        plot = plot.log_y();
+    }
+    for (name, runs) in groups {
+        let (mean, lo, hi) = epoch_stats(runs, metric);
+        let x: Vec<usize> = (0..mean.len()).collect();
+        plot = plot
+            .series(name.as_str(), &x, &mean)
+            .band(name.as_str(), &x, &lo, &hi);
+    }
+    plot.save(path)
+}
