@@ -159,14 +159,17 @@ fn choose_modes<E>(
     } else {
         a.col_stride
     };
-    let small_a = small || lda * std::mem::size_of::<E>() < DIRECT_A_MAX_LD_BYTES;
+    let small_a = small || lda.saturating_mul(std::mem::size_of::<E>()) < DIRECT_A_MAX_LD_BYTES;
     let b_ok = b.col_stride == 1;
     let a_mode = if a_ok && (small_a || n.div_ceil(spec.nr) <= 4) {
         Mode::Direct
     } else {
         Mode::Packed
     };
-    let compact_b = kc * b.row_stride * std::mem::size_of::<E>() <= COMPACT_B_BYTES;
+    let compact_b = kc
+        .saturating_mul(b.row_stride)
+        .saturating_mul(std::mem::size_of::<E>())
+        <= COMPACT_B_BYTES;
     let b_mode = if b_ok && (small || compact_b || m.div_ceil(spec.mr) <= 2) {
         Mode::Direct
     } else {
