@@ -1,24 +1,34 @@
 //! General matrix multiply `C = alpha * op(A) * op(B) + beta * C`, BLIS-style.
 //!
-//! The product is computed the way Goto and van de Geijn (and BLIS after them) describe:
+//! The product is computed the way Goto and van de Geijn (and BLIS after them) describe,
+//! in one file per concern:
 //!
-//! - [`driver`] runs the five loops around the micro-kernel (NC → KC → MC → NR → MR), each
-//!   sized so that the operand it reuses stays in one level of the cache hierarchy;
-//! - [`pack`] copies a KC×NC block of `op(B)` into NR-column panels and an MC×KC block of
-//!   `op(A)` into MR-row panels (zero-padded, in aligned thread-local buffers reused across
-//!   calls), reading transposed operands through their strides — nothing is transposed in
-//!   memory;
-//! - [`kernels`] holds the register-blocked MR×NR micro-kernels, one file per ISA (portable
-//!   scalar, AVX2+FMA, AVX-512F, NEON), for `f32` and `f64`;
-//! - [`dispatch`] picks the best kernel the CPU supports at run time (or the one forced by
-//!   [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`) together with its block sizes;
-//! - [`threading`] splits large products over a thread count chosen by size (capped by
-//!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`);
-//! - [`small`] handles tiny products with plain vectorisable loops and no packing, because
-//!   for them the per-call overhead of packing dominates.
+//! - `driver.rs` runs the five loops around the micro-kernel (NC → KC → MC → NR → MR),
+//!   each block sized so that the operand it reuses stays in one level of the cache
+//!   hierarchy; operands too small or too little reused to pay for packing are read in
+//!   place through their strides (only their ragged edge panels are packed);
+//! - `pack.rs` copies a KC×NC block of `op(B)` into NR-column panels and an MC×KC block of
+//!   `op(A)` into MR-row panels (zero-padded, in 64-byte-aligned thread-local buffers
+//!   reused across calls), reading transposed operands through their strides — nothing is
+//!   ever transposed in memory;
+//! - `kernels/` holds the register-blocked MR×NR FMA micro-kernels, one file per ISA
+//!   (portable scalar 4×4; AVX2+FMA 6×16 f32 / 6×8 f64; AVX-512F 14×32 / 14×16; NEON
+//!   8×8 / 8×4 on aarch64), with the block sizes of each and the arithmetic behind them;
+//! - `dispatch.rs` picks the best kernel the CPU supports at run time, or the one forced
+//!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
+//! - `threading.rs` splits large products over a thread count chosen by size, capped by
+//!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
+//! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop.
 //!
 //! The generic entry point [`gemm`] dispatches on `T::DTYPE` to the `f32` or `f64`
 //! implementation through `bytemuck` casts (a no-op at run time).
+//!
+//! Knobs (process-wide; tests of every kernel use them):
+//! - [`available_kernels`], [`kernel`], [`set_kernel`], [`try_set_kernel`], [`Kernel`]
+//!   and the environment variable `FERROGRAD_GEMM_KERNEL=scalar|avx2|avx512|neon` (read on
+//!   first use); forcing a kernel the CPU cannot run is an error or a clear panic, never
+//!   undefined behaviour;
+//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores).
 
 mod dispatch;
 mod driver;
