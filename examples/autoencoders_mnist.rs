@@ -410,9 +410,22 @@ fn main() {
         flops as f64 * 1e-9 / sweep_seconds
     );
     if !quick {
+        let per_model: Vec<String> = kinds
+            .iter()
+            .map(|&kind| {
+                let v: Vec<f64> = runs
+                    .iter()
+                    .zip(&hists)
+                    .filter(|((k, _), _)| *k == kind)
+                    .map(|(_, h)| 100.0 * h.probe_acc.last().unwrap())
+                    .collect();
+                format!("{} {:.2}%", kind.name(), stats(&v).0)
+            })
+            .collect();
         println!(
-            "answer: mean final probe accuracy {:.2}% {} the notebook's {:.0}% bar (raw pixels: {:.2}%)",
+            "answer: mean final probe accuracy {:.2}% ({}) {} the notebook's {:.0}% bar (raw pixels: {:.2}%)",
             100.0 * mean_acc,
+            per_model.join(", "),
             if mean_acc >= TARGET_ACCURACY {
                 "meets"
             } else {

@@ -163,6 +163,10 @@ fn main() {
         .unwrap()
         .progress_chars("=> "),
     );
+    // Largest latent sizes first, so the cheap runs fill in at the end and the workers
+    // finish together.
+    let mut schedule: Vec<usize> = (0..specs.len()).collect();
+    schedule.sort_by_key(|&i| std::cmp::Reverse(specs[i].latent));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<History>>> = Mutex::new(vec![None; specs.len()]);
     let splits = Splits {
@@ -173,33 +177,38 @@ fn main() {
     let sweep_start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(spec) = specs.get(i) else { break };
-                let cfg = TrainConfig {
-                    kind: spec.kind,
-                    noise_std: args.noise,
-                    mask_prob: args.mask,
-                    lr: args.lr,
-                    epochs,
-                    batch_size: args.batch_size,
-                    probe: ProbeConfig {
-                        classes: 2,
-                        lr: 1e-3,
-                        epochs: probe_epochs,
-                        batch_size: 200,
-                        max_batches: None,
-                    },
-                };
-                let mut rng = run_rng(seed, i as u64 + 1);
-                let model =
-                    Autoencoder::new(data_cfg.dim, &[spec.latent], Activation::Identity, &mut rng);
-                bar.set_message(format!("{} latent {}", spec.kind.name(), spec.latent));
-                let hist = train_and_probe(&model, splits, &cfg, &mut rng, |_| bar.inc(1))
-                    .unwrap_or_else(|e| {
-                        panic!("{} AE, latent {}: {e}", spec.kind.name(), spec.latent)
-                    });
-                results.lock().unwrap()[i] = Some(hist);
+            s.spawn(|| {
+                while let Some(&i) = schedule.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let spec = &specs[i];
+                    let cfg = TrainConfig {
+                        kind: spec.kind,
+                        noise_std: args.noise,
+                        mask_prob: args.mask,
+                        lr: args.lr,
+                        epochs,
+                        batch_size: args.batch_size,
+                        probe: ProbeConfig {
+                            classes: 2,
+                            lr: 1e-3,
+                            epochs: probe_epochs,
+                            batch_size: 200,
+                            max_batches: None,
+                        },
+                    };
+                    let mut rng = run_rng(seed, i as u64 + 1);
+                    let model = Autoencoder::new(
+                        data_cfg.dim,
+                        &[spec.latent],
+                        Activation::Identity,
+                        &mut rng,
+                    );
+                    bar.set_message(format!("{} latent {}", spec.kind.name(), spec.latent));
+                    let hist = train_and_probe(&model, splits, &cfg, &mut rng, |_| bar.inc(1))
+                        .unwrap_or_else(|e| {
+                            panic!("{} AE, latent {}: {e}", spec.kind.name(), spec.latent)
+                        });
+                    results.lock().unwrap()[i] = Some(hist);
+                }
             });
         }
     });
@@ -219,7 +228,7 @@ fn main() {
     let population = data_cfg.eigenvalues();
     let pca_optimum =
         |k: usize| -> f64 { pca.explained_variance.iter().skip(k).copied().sum::<f64>() };
-    let population_optimum = |k: usize| -> f64 { population.iter().skip(k).sum::<f64>() };
+    let population_optimum = |k: usize| -> f64 { population.iter().skip(k).sum::<f64>().max(0.0) };
 
     println!();
     println!(
