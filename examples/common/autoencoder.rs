@@ -497,13 +497,32 @@ pub fn plot_curves(
         Metric::ValLoss => "validation loss (squared error per sample)",
         Metric::ProbeAcc => "linear-probe test accuracy (%)",
     };
+    // Losses fall from the upper left, so the lower left is free; accuracies get head
+    // room below the lowest band for the legend.
     let legend = match metric {
-        Metric::ValLoss => Legend::UpperRight,
+        Metric::ValLoss => Legend::LowerLeft,
         Metric::ProbeAcc => Legend::LowerRight,
     };
     let mut plot = LinePlot::new(title, "epoch (0 = at initialisation)", ylabel).legend(legend);
     if log_y {
         plot = plot.log_y();
+    }
+    if let Metric::ProbeAcc = metric {
+        let all: Vec<f64> = groups
+            .iter()
+            .flat_map(|(_, runs)| runs.iter().flat_map(|h| h.probe_acc.iter()))
+            .map(|a| 100.0 * a)
+            .filter(|a| a.is_finite())
+            .collect();
+        let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if lo.is_finite() && hi.is_finite() {
+            let span = (hi - lo).max(1.0);
+            plot = plot.y_range(
+                (lo - 0.1 * span - 4.0 * groups.len() as f64).max(0.0),
+                (hi + 0.05 * span).min(100.0),
+            );
+        }
     }
     for (name, runs) in groups {
         let (mean, lo, hi) = epoch_stats(runs, metric);
