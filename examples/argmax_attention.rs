@@ -15,6 +15,8 @@ mod common;
 use autograd::{gradcheck, GradcheckOptions, Reduction, Var};
 use clap::Parser;
 use common::cli::RunArgs;
+use common::files::write_json;
+use common::linalg_util::fro;
 use common::plot::{Legend, LinePlot};
 use common::{check, fail, or_fail, Run};
 use rand::rngs::StdRng;
@@ -96,10 +98,6 @@ fn numeric_grads(
         .collect()
 }
 
-fn norm(t: &Tensor<f64>) -> f64 {
-    t.data().iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
 fn fmt_vec(t: &Tensor<f64>) -> String {
     let parts: Vec<String> = t.data().iter().map(|x| format!("{x}")).collect();
     format!("({})", parts.join(", "))
@@ -178,11 +176,7 @@ fn main() {
     let run = Run::start();
     let out = args.run.out_dir("argmax_attention");
     let quick = args.run.quick;
-    println!(
-        "argmax_attention ({} run, seed {})",
-        args.run.mode(),
-        args.run.seed
-    );
+    println!("{}", args.run.banner("argmax_attention"));
 
     // ---- (a) the homework's numbers --------------------------------------------------
     let keys = Tensor::from_vec(
@@ -253,8 +247,8 @@ fn main() {
                 "{:>8} {:>6} | {:>11.3e} {:>11.3e} {:>11.1e} | {:>9}",
                 kind.name(),
                 name,
-                norm(&a),
-                norm(&numeric[i]),
+                fro(&a),
+                fro(&numeric[i]),
                 diff,
                 if report.inputs[i].passed {
                     "ok"
@@ -269,7 +263,7 @@ fn main() {
                     kind.name()
                 ),
             );
-            norms.push((kind, *name, norm(&a), norm(&numeric[i])));
+            norms.push((kind, *name, fro(&a), fro(&numeric[i])));
         }
         if !report.passed() {
             fail(format!("gradcheck failed:\n{report}"));
@@ -453,13 +447,7 @@ fn main() {
             "kind": k.name(), "input": i, "autograd": a, "numeric": num})).collect::<Vec<_>>(),
         "training": summary_rows,
     });
-    or_fail(
-        std::fs::write(
-            out.join("summary.json"),
-            serde_json::to_string_pretty(&summary).expect("json"),
-        ),
-        "writing summary.json",
-    );
+    write_json(&out.join("summary.json"), &summary);
 
     println!(
         "\nanswer (b): argmax is piecewise constant in q and k — a small change of a query or key \

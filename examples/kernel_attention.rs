@@ -18,6 +18,8 @@ use std::time::Instant;
 use autograd::{gradcheck, GradcheckOptions, Var};
 use clap::Parser;
 use common::cli::RunArgs;
+use common::files::write_json;
+use common::linalg_util::{fro, sq_norm};
 use common::plot::{Legend, LinePlot};
 use common::{check, fail, or_fail, Run};
 use rand::rngs::StdRng;
@@ -169,7 +171,7 @@ fn main() {
     let out = args.run.out_dir("kernel_attention");
     let quick = args.run.quick;
     let seed = args.run.seed;
-    println!("kernel_attention ({} run, seed {seed})", args.run.mode());
+    println!("{}", args.run.banner("kernel_attention"));
 
     // ---- (a) the denominator -----------------------------------------------------------
     // Queries along a line q(t) = q0 + t·w. With sim = q·k the row sum is q(t)·Σ_j k_j,
@@ -181,9 +183,9 @@ fn main() {
         &Tensor::<f64>::randn([n_a, d_a], &mut rng).scale(0.5) + &Tensor::full([1, d_a], 0.5);
     let values = Tensor::<f64>::randn([n_a, m_a], &mut rng);
     let ksum = keys.sum_axis(0, true);
-    let w = ksum.scale(1.0 / ksum.data().iter().map(|x| x * x).sum::<f64>()); // q·Σk changes by 1 per unit t
-                                                                              // q0 ⊥ Σk, so q(t)·Σk = t exactly; q0 ≠ 0 keeps the numerator away from 0 at t = 0
-                                                                              // (along q = t·w alone numerator and denominator would both be ∝ t and cancel).
+    let w = ksum.scale(1.0 / sq_norm(&ksum)); // q·Σk changes by 1 per unit t
+                                              // q0 ⊥ Σk, so q(t)·Σk = t exactly; q0 ≠ 0 keeps the numerator away from 0 at t = 0
+                                              // (along q = t·w alone numerator and denominator would both be ∝ t and cancel).
     let r = Tensor::<f64>::randn([1, d_a], &mut rng);
     let q0 = &r - &w.scale((&r * &ksum).sum());
     let ts: Vec<f64> = (0..=400)
@@ -218,7 +220,7 @@ fn main() {
         for &t in &ts {
             let q = &q0 + &w.scale(t);
             let (o, den) = attention_with(sim, &q, &keys, &values);
-            norms.push(o.data().iter().map(|x| x * x).sum::<f64>().sqrt());
+            norms.push(fro(&o));
             dens.push(den.item());
         }
         let min_den = dens.iter().fold(f64::INFINITY, |m, d| m.min(d.abs()));
@@ -313,12 +315,7 @@ fn main() {
         let e = max_rel_diff(&results[1].1[i], &results[0].1[i]);
         println!(
             "      {name}: max relative difference {e:.1e} (‖grad‖ {:.3})",
-            results[0].1[i]
-                .data()
-                .iter()
-                .map(|x| x * x)
-                .sum::<f64>()
-                .sqrt()
+            fro(&results[0].1[i])
         );
         check(
             e < 1e-10,
@@ -470,13 +467,7 @@ fn main() {
         "c": {"D": d, "M": m, "phi_dim": f_dim, "N": ns, "softmax_s": t_soft, "linear_s": t_lin,
               "slope_softmax": b_s, "slope_linear": b_l, "crossover_fit": crossover_fit, "crossover_measured": measured_cross},
     });
-    or_fail(
-        std::fs::write(
-            out.join("summary.json"),
-            serde_json::to_string_pretty(&summary).expect("json"),
-        ),
-        "writing summary.json",
-    );
+    write_json(&out.join("summary.json"), &summary);
 
     println!(
         "answer (c): softmax attention costs O(N²(D+M)) time (Q Kᵀ is N²D, weights × V is N²M) and \

@@ -38,10 +38,13 @@ mod common;
 
 use autograd::{Reduction, Var};
 use clap::Parser;
+use common::checks::Checks;
 use common::cli::RunArgs;
+use common::linalg_util::{
+    ae_variances, fmt_list, fro, gram_minus_eye, imbalance, scale_cols, synthetic_data,
+};
 use common::plot::{Legend, LinePlot};
-use common::{fail, or_fail, Run};
-use rand::Rng;
+use common::{or_fail, Run};
 use serde_json::{json, Value};
 use tensor::linalg::{covariance, eigh, haar_orthogonal, principal_angles, singular_values};
 use tensor::Tensor;
@@ -97,30 +100,8 @@ fn main() {
     let cfg = Config::new(args.run.quick);
     let out = args.run.out_dir(NAME);
     let mut checks = Checks::default();
-    let mut results = self::run(&cfg, args.run.seed, &out, &mut checks);
-    results["checks"] = checks.to_json();
-    results["wall_time_s"] = json!(run.elapsed());
-    let path = out.join("results.json");
-    or_fail(
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&results).expect("json") + "\n",
-        ),
-        &format!("writing {}", path.display()),
-    );
-    println!("wrote {}", path.display());
-    let failed = checks.failures();
-    if failed.is_empty() {
-        println!("all {} checks passed", checks.results.len());
-    }
-    run.finish();
-    if !failed.is_empty() {
-        fail(format!(
-            "{} check(s) of {NAME} failed:\n  - {}",
-            failed.len(),
-            failed.join("\n  - ")
-        ));
-    }
+    let results = self::run(&cfg, args.run.seed, &out, &mut checks);
+    common::checks::finish(run, NAME, &out, results, checks);
 }
 
 fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
@@ -133,9 +114,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     // ---- Data and its PCA --------------------------------------------------------------
     // X = Q diag(√v) Z with Q Haar-random and Z standard normal, then each feature centred:
     // the population covariance has eigenvalues v, well separated at the cut k.
-    let mut variances = vec![4.0, 3.0, 2.0, 1.5];
-    variances.extend((0..M - K).map(|i| 0.5 * 0.1f64.powf(i as f64 / (M - K - 1) as f64)));
-    let x = synthetic_data(&variances, N, &mut rng);
+    let x = synthetic_data(&ae_variances(M), N, &mut rng);
     // covariance() wants samples as rows: it gets Xᵀ and returns XXᵀ/n (divisor n).
     let cov = covariance(&x.transpose());
     let (lambda, v) = eigh(&cov);
@@ -495,49 +474,10 @@ fn closed_form_grads(
     (g1, g2)
 }
 
-/// `m × n` zero-centred samples (as columns) with population covariance
-/// `Q diag(variances) Qᵀ` for a Haar-random `Q`.
-fn synthetic_data<R: Rng>(variances: &[f64], n: usize, rng: &mut R) -> Tensor<f64> {
-    let m = variances.len();
-    let q = haar_orthogonal(m, rng);
-    let sd: Vec<f64> = variances.iter().map(|v| v.sqrt()).collect();
-    let z = Tensor::<f64>::randn([m, n], rng);
-    let mut x = scale_cols(&q, &sd).matmul(&z);
-    for row in x.data_mut().chunks_exact_mut(n) {
-        let mean = row.iter().sum::<f64>() / n as f64;
-        row.iter_mut().for_each(|v| *v -= mean);
-    }
-    x
-}
-
-/// `W1W1ᵀ − W2ᵀW2` (k×k), conserved by gradient flow on any loss of the product `W2W1`.
-fn imbalance(w1: &Tensor<f64>, w2: &Tensor<f64>) -> Tensor<f64> {
-    &w1.matmul_t(false, w1, true) - &w2.matmul_t(true, w2, false)
-}
-
-/// `AᵀA − I`.
-fn gram_minus_eye(a: &Tensor<f64>) -> Tensor<f64> {
-    &a.matmul_t(true, a, false) - &Tensor::eye(a.cols())
-}
-
-/// `A diag(s)`.
-fn scale_cols(a: &Tensor<f64>, s: &[f64]) -> Tensor<f64> {
-    let mut out = a.clone();
-    for row in out.data_mut().chunks_exact_mut(s.len()) {
-        row.iter_mut().zip(s).for_each(|(x, si)| *x *= si);
-    }
-    out
-}
-
 /// The columns `idx` of `a`.
 fn select_cols(a: &Tensor<f64>, idx: &[usize]) -> Tensor<f64> {
     let w = idx.len();
     Tensor::from_fn([a.rows(), w], |f| a[[f / w, idx[f % w]]])
-}
-
-/// Frobenius norm.
-fn fro(a: &Tensor<f64>) -> f64 {
-    a.data().iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 /// `‖a − b‖_F / ‖b‖_F`.
@@ -563,42 +503,7 @@ fn report_steps(steps: usize) -> Vec<usize> {
     out
 }
 
-fn fmt_list(v: &[f64], digits: usize) -> String {
-    let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
-    format!("[{}]", items.join(", "))
-}
-
 fn fmt_sci(v: &[f64]) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("{x:.1e}")).collect();
     format!("[{}]", items.join(", "))
-}
-
-/// Named pass/fail checks, printed as they happen: the example doubles as a test.
-#[derive(Default)]
-struct Checks {
-    results: Vec<(String, bool)>,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl Into<String>) {
-        let what = what.into();
-        println!("  [{}] {what}", if ok { "ok" } else { "FAIL" });
-        self.results.push((what, ok));
-    }
-
-    fn failures(&self) -> Vec<String> {
-        self.results
-            .iter()
-            .filter(|r| !r.1)
-            .map(|r| r.0.clone())
-            .collect()
-    }
-
-    fn to_json(&self) -> Value {
-        json!(self
-            .results
-            .iter()
-            .map(|(what, ok)| json!({"check": what, "ok": ok}))
-            .collect::<Vec<_>>())
-    }
 }

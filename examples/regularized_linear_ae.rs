@@ -59,14 +59,17 @@ mod common;
 
 use autograd::{Reduction, Var};
 use clap::Parser;
+use common::checks::Checks;
 use common::cli::RunArgs;
+use common::linalg_util::{
+    ae_variances, fmt_list, fro, gram_minus_eye, imbalance, scale_cols, sq_norm, synthetic_data,
+};
 use common::plot::{Legend, LinePlot};
-use common::{fail, or_fail, Run};
+use common::{or_fail, Run};
 use nn::optim::{Optimizer, Sgd, SgdConfig};
 use nn::{Linear, MSELoss, Module, Sequential};
-use rand::Rng;
 use serde_json::{json, Value};
-use tensor::linalg::{covariance, eigh, haar_orthogonal, principal_angles, singular_values};
+use tensor::linalg::{covariance, eigh, principal_angles, singular_values};
 use tensor::Tensor;
 
 const NAME: &str = "regularized_linear_ae";
@@ -143,30 +146,8 @@ fn main() {
     let cfg = Config::new(args.run.quick);
     let out = args.run.out_dir(NAME);
     let mut checks = Checks::default();
-    let mut results = self::run(&cfg, args.run.seed, &out, &mut checks);
-    results["checks"] = checks.to_json();
-    results["wall_time_s"] = json!(run.elapsed());
-    let path = out.join("results.json");
-    or_fail(
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&results).expect("json") + "\n",
-        ),
-        &format!("writing {}", path.display()),
-    );
-    println!("wrote {}", path.display());
-    let failed = checks.failures();
-    if failed.is_empty() {
-        println!("all {} checks passed", checks.results.len());
-    }
-    run.finish();
-    if !failed.is_empty() {
-        fail(format!(
-            "{} check(s) of {NAME} failed:\n  - {}",
-            failed.len(),
-            failed.join("\n  - ")
-        ));
-    }
+    let results = self::run(&cfg, args.run.seed, &out, &mut checks);
+    common::checks::finish(run, NAME, &out, results, checks);
 }
 
 fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
@@ -175,9 +156,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
         "The l2-regularised linear autoencoder — m = {M}, n = {N}, k = {K}{}",
         if cfg.quick { " (--quick)" } else { "" }
     );
-    let mut variances = vec![4.0, 3.0, 2.0, 1.5];
-    variances.extend((0..M - K).map(|i| 0.5 * 0.1f64.powf(i as f64 / (M - K - 1) as f64)));
-    let x = synthetic_data(&variances, N, &mut rng);
+    let x = synthetic_data(&ae_variances(M), N, &mut rng);
     let xr = x.transpose(); // samples as rows, for nn::Linear
     let (sigma2, v) = eigh(&covariance(&xr));
     let u_k = v.narrow(1, 0, K);
@@ -634,81 +613,4 @@ fn explicit_objective(
     let j = data + w1.square().sum().scale(lambda) + w2.square().sum().scale(lambda);
     let grads = j.backward();
     (j.item(), grads.get_or_zeros(&w1), grads.get_or_zeros(&w2))
-}
-
-/// `m × n` zero-centred samples (as columns) with population covariance
-/// `Q diag(variances) Qᵀ` for a Haar-random `Q`.
-fn synthetic_data<R: Rng>(variances: &[f64], n: usize, rng: &mut R) -> Tensor<f64> {
-    let m = variances.len();
-    let q = haar_orthogonal(m, rng);
-    let sd: Vec<f64> = variances.iter().map(|v| v.sqrt()).collect();
-    let z = Tensor::<f64>::randn([m, n], rng);
-    let mut x = scale_cols(&q, &sd).matmul(&z);
-    for row in x.data_mut().chunks_exact_mut(n) {
-        let mean = row.iter().sum::<f64>() / n as f64;
-        row.iter_mut().for_each(|v| *v -= mean);
-    }
-    x
-}
-
-/// `W1W1ᵀ − W2ᵀW2` (k×k).
-fn imbalance(w1: &Tensor<f64>, w2: &Tensor<f64>) -> Tensor<f64> {
-    &w1.matmul_t(false, w1, true) - &w2.matmul_t(true, w2, false)
-}
-
-/// `AᵀA − I`.
-fn gram_minus_eye(a: &Tensor<f64>) -> Tensor<f64> {
-    &a.matmul_t(true, a, false) - &Tensor::eye(a.cols())
-}
-
-/// `A diag(s)`.
-fn scale_cols(a: &Tensor<f64>, s: &[f64]) -> Tensor<f64> {
-    let mut out = a.clone();
-    for row in out.data_mut().chunks_exact_mut(s.len()) {
-        row.iter_mut().zip(s).for_each(|(x, si)| *x *= si);
-    }
-    out
-}
-
-fn sq_norm(a: &Tensor<f64>) -> f64 {
-    a.data().iter().map(|v| v * v).sum()
-}
-
-fn fro(a: &Tensor<f64>) -> f64 {
-    sq_norm(a).sqrt()
-}
-
-fn fmt_list(v: &[f64], digits: usize) -> String {
-    let items: Vec<String> = v.iter().map(|x| format!("{x:.digits$}")).collect();
-    format!("[{}]", items.join(", "))
-}
-
-/// Named pass/fail checks, printed as they happen: the example doubles as a test.
-#[derive(Default)]
-struct Checks {
-    results: Vec<(String, bool)>,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl Into<String>) {
-        let what = what.into();
-        println!("  [{}] {what}", if ok { "ok" } else { "FAIL" });
-        self.results.push((what, ok));
-    }
-
-    fn failures(&self) -> Vec<String> {
-        self.results
-            .iter()
-            .filter(|r| !r.1)
-            .map(|r| r.0.clone())
-            .collect()
-    }
-
-    fn to_json(&self) -> Value {
-        json!(self
-            .results
-            .iter()
-            .map(|(what, ok)| json!({"check": what, "ok": ok}))
-            .collect::<Vec<_>>())
-    }
 }

@@ -16,6 +16,8 @@ mod common;
 use autograd::Var;
 use clap::Parser;
 use common::cli::RunArgs;
+use common::files::write_json;
+use common::linalg_util::fro;
 use common::plot::{Legend, LinePlot};
 use common::{check, or_fail, Run};
 use rand::rngs::StdRng;
@@ -112,9 +114,7 @@ fn softmax_stats(d: usize, n_keys: usize, trials: usize, scaled: bool, seed: u64
                 .map(|&x| x * x.ln())
                 .sum::<f64>(),
         );
-        stats
-            .grad_norm
-            .push(g.data().iter().map(|x| x * x).sum::<f64>().sqrt());
+        stats.grad_norm.push(fro(&g));
     }
     stats
 }
@@ -140,11 +140,7 @@ fn main() {
     let run = Run::start();
     let out = args.run.out_dir("scaled_dot_product");
     let quick = args.run.quick;
-    println!(
-        "scaled_dot_product ({} run, seed {})",
-        args.run.mode(),
-        args.run.seed
-    );
+    println!("{}", args.run.banner("scaled_dot_product"));
 
     // ---- Part 1: moments of q·k ------------------------------------------------------
     let configs: [(usize, f64, f64); 9] = [
@@ -398,13 +394,7 @@ fn main() {
             "unscaled": {"max_weight": median(&u.max_weight), "entropy": median(&u.entropy), "grad_norm": median(&u.grad_norm)},
         })).collect::<Vec<_>>(),
     });
-    or_fail(
-        std::fs::write(
-            out.join("summary.json"),
-            serde_json::to_string_pretty(&summary).expect("json"),
-        ),
-        "writing summary.json",
-    );
+    write_json(&out.join("summary.json"), &summary);
 
     println!(
         "\nanswer: E[q·k] = d·mu² and Var(q·k) = d·(σ⁴ + 2σ²mu²) (not d·σ⁴ unless mu = 0); for mu = 0, \

@@ -41,6 +41,11 @@ impl RunArgs {
         dir
     }
 
+    /// The first line an example prints: `<example> (<quick|full> run, seed <seed>)`.
+    pub fn banner(&self, example: &str) -> String {
+        format!("{example} ({} run, seed {})", self.mode(), self.seed)
+    }
+
     /// "quick" or "full", for headers.
     pub fn mode(&self) -> &'static str {
         if self.quick {

@@ -1,12 +1,17 @@
-//! Helpers shared by the examples: plots ([`plot`]), command-line flags ([`cli`]), and
-//! the small run harness below (checks that fail the process, a wall clock).
+//! Helpers shared by the examples: plots ([`plot`]), command-line flags ([`cli`]), named
+//! checks gathered over a run and its `results.json` ([`checks`]), atomic output files
+//! ([`files`]), small matrix helpers ([`linalg_util`]), and the small run harness below
+//! (checks that fail the process, a wall clock).
 //!
 //! Each example includes this folder with `mod common;`, so every example compiles its
 //! own copy and uses only part of it.
 #![allow(dead_code)] // each example uses a different subset of these helpers
 
 pub mod autoencoder;
+pub mod checks;
 pub mod cli;
+pub mod files;
+pub mod linalg_util;
 pub mod plot;
 
 use std::fmt::Display;
