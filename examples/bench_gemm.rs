@@ -431,9 +431,6 @@ mod probe {
         }
 
         /// 16 chains of 512-bit FMAs.
-        // ferrograd-tensor, which this example needs anyway, already requires Rust 1.89
-        // (when these intrinsics were stabilised); the workspace-wide MSRV is older.
-        #[allow(clippy::incompatible_msrv)]
         #[target_feature(enable = "avx512f")]
         pub fn avx512(iters: usize, f64_: bool) -> f64 {
             const CH: usize = 16;
