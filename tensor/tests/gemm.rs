@@ -230,6 +230,27 @@ fn strided_c_keeps_padding() {
 }
 
 #[test]
+fn skinny_products_with_long_inner_dimension() {
+    // At most four rows or columns with a long inner dimension, where the driver reads
+    // operands in place and pads the last micro-panel: the linear probe's shapes are here,
+    // [200, 500]·[500, 2] forward and [2, 200]·[200, 500] for the weight gradient.
+    let mut rng = Lcg(9);
+    for_each_config(|ctx| {
+        for (m, n, k) in [
+            (200, 2, 500),
+            (2, 500, 200),
+            (257, 4, 1031),
+            (4, 257, 1031),
+            (1031, 3, 65),
+            (3, 1, 70),
+        ] {
+            check_shape::<f32>(&mut rng, m, n, k, 2, ctx);
+            check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+        }
+    });
+}
+
+#[test]
 fn odd_and_blocking_boundary_sizes() {
     // k > KC (several KC slices: beta applied once, then accumulation), m > MC, n > NC,
     // and sizes that leave partial micro-panels everywhere.
