@@ -23,7 +23,7 @@
 //! back to its input's shape) and where accumulation happens — matrix-product gradients
 //! accumulate straight through the GEMM with `beta = 1`.
 //!
-//! [`gradcheck`] compares every rule against central differences in f64, and every op is
+//! [`gradcheck()`] compares every rule against central differences in f64, and every op is
 //! also tested against PyTorch's values (`tests/torch_reference.rs` in the workspace).
 //!
 //! ```
@@ -37,6 +37,8 @@
 //! // x W = [-5, -6]: both units are off, so no gradient flows.
 //! assert_eq!(grads.get(&w).unwrap().data(), &[0.0; 4]);
 //! ```
+
+#![warn(missing_docs)]
 
 mod dot;
 mod engine;

@@ -10,6 +10,8 @@
 //! - All matrix products go through [`gemm::gemm`], which reads transposed operands
 //!   through strides while packing, so no transpose is ever materialised for a product.
 
+#![warn(missing_docs)]
+
 mod display;
 pub mod element;
 pub mod error;

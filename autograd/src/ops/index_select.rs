@@ -26,7 +26,7 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// `out[i] = self[i, indices[i]]` for a matrix: one element per row, shape [rows].
+    /// `out[i] = self[i, indices[i]]` for a matrix: one element per row, shape `[rows]`.
     #[track_caller]
     pub fn gather_cols(&self, indices: &[usize]) -> Var<T> {
         let x = self.value();

@@ -10,7 +10,7 @@ use tensor::{Float, Tensor};
 use crate::Var;
 
 impl<T: Float> Var<T> {
-    /// `x Wᵀ + b` for `x` [batch, in], `weight` [out, in], optional `bias` [out].
+    /// `x Wᵀ + b` for `x` `[batch, in]`, `weight` `[out, in]`, optional `bias` `[out]`.
     #[track_caller]
     pub fn linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Var<T> {
         let x = self.value();
