@@ -344,10 +344,7 @@ fn main() {
         "table": table, "raw_pixel_probe_acc": baseline_acc, "runs": runs_json,
         "sweep_seconds": sweep_seconds, "gflops": flops as f64 * 1e-9,
     });
-    or_fail(
-        std::fs::write(&json_path, serde_json::to_string_pretty(&doc).unwrap()),
-        &format!("writing {}", json_path.display()),
-    );
+    common::files::write_json(&json_path, &doc);
     println!("\nwrote {}", json_path.display());
 
     // Test digits, then one row of reconstructions per model type (its first run).

@@ -309,10 +309,7 @@ fn main() {
         "sweep_seconds": sweep_seconds, "gflops": flops as f64 * 1e-9,
     });
     let json_path = out.join("results.json");
-    or_fail(
-        std::fs::write(&json_path, serde_json::to_string_pretty(&doc).unwrap()),
-        &format!("writing {}", json_path.display()),
-    );
+    common::files::write_json(&json_path, &doc);
     println!("\nwrote {}", json_path.display());
     for &kind in &ModelKind::ALL {
         for (metric, stem, what, log_y) in [
