@@ -17,10 +17,16 @@ impl<T: Float> Var<T> {
         let value = self.value().map(f);
         Var::from_op(op, value, &[self], move |ctx, sink| {
             let x = ctx.input(0);
-            let grad = Tensor::from_fn(x.shape(), |i| {
-                ctx.grad_out.data()[i] * df(x.data()[i], ctx.output.data()[i])
-            });
-            sink.add(0, grad);
+            // Zipped slices rather than indexing: no bounds checks, so the loop vectorises.
+            let grad = ctx
+                .grad_out
+                .data()
+                .iter()
+                .zip(x.data())
+                .zip(ctx.output.data())
+                .map(|((&g, &x), &y)| g * df(x, y))
+                .collect();
+            sink.add(0, Tensor::from_vec(grad, x.shape()));
         })
     }
 
