@@ -56,7 +56,8 @@ pub(crate) static F64: Spec<f64> = Spec {
 
 simd_kernel! {
     #[target_feature(enable = "avx2,fma")]
-    fn ukr_f32(f32, mr = 6, nv = 2, lanes = 8);
+    fn ukr_f32(f32, mr = 6, nv = 2, lanes = 8)
+        + ukr_f32_half(nv = 1);
     zero = _mm256_setzero_ps(),
     load = _mm256_loadu_ps,
     store = _mm256_storeu_ps,
@@ -67,29 +68,8 @@ simd_kernel! {
 
 simd_kernel! {
     #[target_feature(enable = "avx2,fma")]
-    fn ukr_f32_half(f32, mr = 6, nv = 1, lanes = 8);
-    zero = _mm256_setzero_ps(),
-    load = _mm256_loadu_ps,
-    store = _mm256_storeu_ps,
-    splat = _mm256_set1_ps,
-    fma = _mm256_fmadd_ps,
-    mul = _mm256_mul_ps,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx2,fma")]
-    fn ukr_f64(f64, mr = 6, nv = 2, lanes = 4);
-    zero = _mm256_setzero_pd(),
-    load = _mm256_loadu_pd,
-    store = _mm256_storeu_pd,
-    splat = _mm256_set1_pd,
-    fma = _mm256_fmadd_pd,
-    mul = _mm256_mul_pd,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx2,fma")]
-    fn ukr_f64_half(f64, mr = 6, nv = 1, lanes = 4);
+    fn ukr_f64(f64, mr = 6, nv = 2, lanes = 4)
+        + ukr_f64_half(nv = 1);
     zero = _mm256_setzero_pd(),
     load = _mm256_loadu_pd,
     store = _mm256_storeu_pd,

@@ -46,7 +46,8 @@ pub(crate) static F64: Spec<f64> = Spec {
 
 simd_kernel! {
     #[target_feature(enable = "avx512f")]
-    fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16);
+    fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16)
+        + ukr_f32_half(nv = 1);
     zero = _mm512_setzero_ps(),
     load = _mm512_loadu_ps,
     store = _mm512_storeu_ps,
@@ -57,29 +58,8 @@ simd_kernel! {
 
 simd_kernel! {
     #[target_feature(enable = "avx512f")]
-    fn ukr_f32_half(f32, mr = 14, nv = 1, lanes = 16);
-    zero = _mm512_setzero_ps(),
-    load = _mm512_loadu_ps,
-    store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps,
-    fma = _mm512_fmadd_ps,
-    mul = _mm512_mul_ps,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f64(f64, mr = 14, nv = 2, lanes = 8);
-    zero = _mm512_setzero_pd(),
-    load = _mm512_loadu_pd,
-    store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd,
-    fma = _mm512_fmadd_pd,
-    mul = _mm512_mul_pd,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f64_half(f64, mr = 14, nv = 1, lanes = 8);
+    fn ukr_f64(f64, mr = 14, nv = 2, lanes = 8)
+        + ukr_f64_half(nv = 1);
     zero = _mm512_setzero_pd(),
     load = _mm512_loadu_pd,
     store = _mm512_storeu_pd,

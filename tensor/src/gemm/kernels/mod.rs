@@ -45,7 +45,32 @@ pub(crate) type KernelFn<E> =
 /// the strides only change how the broadcast addresses advance, not the FMA stream). The
 /// body is the same for every ISA; only the vector type and intrinsics differ, so the AVX2
 /// instances (tested on this machine) vouch for the logic of the others.
+///
+/// `fn full(E, mr = .., nv = N, lanes = L) + half(nv = H);` generates the full kernel and
+/// its half-width companion (for the last, narrow panel of B) from one intrinsic list.
 macro_rules! simd_kernel {
+    (
+        $(#[$attr:meta])*
+        fn $direct:ident($E:ty, mr = $MR:literal, nv = $NV:literal, lanes = $L:literal)
+            + $half:ident(nv = $NVH:literal);
+        zero = $zero:expr,
+        load = $load:path,
+        store = $store:path,
+        splat = $splat:path,
+        fma = $fma:path,
+        mul = $mul:path $(,)?
+    ) => {
+        simd_kernel! {
+            $(#[$attr])*
+            fn $direct($E, mr = $MR, nv = $NV, lanes = $L);
+            zero = $zero, load = $load, store = $store, splat = $splat, fma = $fma, mul = $mul,
+        }
+        simd_kernel! {
+            $(#[$attr])*
+            fn $half($E, mr = $MR, nv = $NVH, lanes = $L);
+            zero = $zero, load = $load, store = $store, splat = $splat, fma = $fma, mul = $mul,
+        }
+    };
     (
         $(#[$attr:meta])*
         fn $direct:ident($E:ty, mr = $MR:literal, nv = $NV:literal, lanes = $L:literal);

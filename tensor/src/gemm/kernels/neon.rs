@@ -52,7 +52,8 @@ fn fma_f64(x: float64x2_t, y: float64x2_t, acc: float64x2_t) -> float64x2_t {
 
 simd_kernel! {
     #[target_feature(enable = "neon")]
-    fn ukr_f32(f32, mr = 8, nv = 2, lanes = 4);
+    fn ukr_f32(f32, mr = 8, nv = 2, lanes = 4)
+        + ukr_f32_half(nv = 1);
     zero = vdupq_n_f32(0.0),
     load = vld1q_f32,
     store = vst1q_f32,
@@ -63,29 +64,8 @@ simd_kernel! {
 
 simd_kernel! {
     #[target_feature(enable = "neon")]
-    fn ukr_f32_half(f32, mr = 8, nv = 1, lanes = 4);
-    zero = vdupq_n_f32(0.0),
-    load = vld1q_f32,
-    store = vst1q_f32,
-    splat = vdupq_n_f32,
-    fma = fma_f32,
-    mul = vmulq_f32,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "neon")]
-    fn ukr_f64(f64, mr = 8, nv = 2, lanes = 2);
-    zero = vdupq_n_f64(0.0),
-    load = vld1q_f64,
-    store = vst1q_f64,
-    splat = vdupq_n_f64,
-    fma = fma_f64,
-    mul = vmulq_f64,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "neon")]
-    fn ukr_f64_half(f64, mr = 8, nv = 1, lanes = 2);
+    fn ukr_f64(f64, mr = 8, nv = 2, lanes = 2)
+        + ukr_f64_half(nv = 1);
     zero = vdupq_n_f64(0.0),
     load = vld1q_f64,
     store = vst1q_f64,
