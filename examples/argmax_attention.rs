@@ -12,16 +12,16 @@
 
 mod common;
 
-use autograd::{gradcheck, GradcheckOptions, Reduction, Var};
 use clap::Parser;
 use common::cli::RunArgs;
 use common::files::write_json;
 use common::linalg_util::fro;
 use common::plot::{Legend, LinePlot};
 use common::{check, fail, or_fail, Run};
+use ferrograd::autograd::{gradcheck, GradcheckOptions, Reduction, Var};
+use ferrograd::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::Tensor;
 
 #[derive(Parser)]
 #[command(
@@ -69,7 +69,7 @@ fn numeric_grads(
     eps: f64,
 ) -> Vec<Tensor<f64>> {
     let loss = |xs: &[Tensor<f64>]| -> f64 {
-        autograd::no_grad(|| {
+        ferrograd::autograd::no_grad(|| {
             let vars: Vec<_> = xs.iter().cloned().map(Var::constant).collect();
             let y = f(&vars);
             let y = y.value();

@@ -32,7 +32,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use autograd::{no_grad, Var};
 use clap::{Parser, ValueEnum};
 use common::autoencoder::{
     plot_curves, run_rng, train_and_probe, train_linear_probe, Activation, Autoencoder, History,
@@ -41,9 +40,10 @@ use common::autoencoder::{
 use common::cli::RunArgs;
 use common::plot::save_gray_grid;
 use common::{or_fail, Run};
+use ferrograd::autograd::{no_grad, Var};
+use ferrograd::nn::data::{DataError, Mnist};
+use ferrograd::nn::Module;
 use indicatif::{ProgressBar, ProgressStyle};
-use nn::data::{DataError, Mnist};
-use nn::Module;
 use serde_json::json;
 
 /// The notebook's bar for the mean final probe accuracy.
@@ -201,7 +201,7 @@ fn main() {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, n_jobs);
     if workers > 1 {
-        tensor::gemm::set_num_threads(1);
+        ferrograd::tensor::gemm::set_num_threads(1);
     }
     let bar = ProgressBar::new((runs.len() * (args.epochs + 1)) as u64);
     bar.set_style(

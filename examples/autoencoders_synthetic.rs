@@ -8,7 +8,7 @@
 //!
 //! Data: 100-d Gaussian samples (20 000, split 0.7 / 0.2 / 0.1) whose covariance has 20
 //! eigenvalues of 10 and 80 of 1, rotated at random; the binary label depends only on the
-//! 20 high-variance directions ([`nn::data::Synthetic`]). Models: vanilla, denoising
+//! 20 high-variance directions ([`ferrograd::nn::data::Synthetic`]). Models: vanilla, denoising
 //! (noise 0.5) and masked (p = 0.25) linear autoencoders with latent sizes 5, 20, 100,
 //! 500, each trained 3 times for 10 epochs (Adam, lr 5e-4, batch 100). After
 //! initialisation and every epoch: the clean validation loss, and a linear probe trained
@@ -35,9 +35,9 @@ use common::autoencoder::{
 };
 use common::cli::RunArgs;
 use common::{or_fail, Run};
+use ferrograd::nn::data::{Synthetic, SyntheticConfig};
+use ferrograd::nn::Module;
 use indicatif::{ProgressBar, ProgressStyle};
-use nn::data::{Synthetic, SyntheticConfig};
-use nn::Module;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -101,7 +101,7 @@ fn main() {
     if quick {
         data_cfg.samples = 5_000;
     }
-    let data = Synthetic::<f32>::generate(&data_cfg, &mut nn::seeded_rng(seed))
+    let data = Synthetic::<f32>::generate(&data_cfg, &mut ferrograd::nn::seeded_rng(seed))
         .unwrap_or_else(|e| panic!("synthetic data: {e}"));
     println!(
         "synthetic data: d = {}, {} high-variance dims (variance {}), train/valid/test = {}/{}/{}",
@@ -152,7 +152,7 @@ fn main() {
         .clamp(1, specs.len());
     if jobs > 1 {
         // Parallelism comes from running several runs at once; GEMMs stay on one thread.
-        tensor::gemm::set_num_threads(1);
+        ferrograd::tensor::gemm::set_num_threads(1);
     }
 
     let bar = ProgressBar::new((specs.len() * (epochs + 1)) as u64);
@@ -224,7 +224,7 @@ fn main() {
     // The PCA optimum on the validation split: the least clean validation loss any rank-k
     // affine reconstruction can reach (Eckart–Young), Σ of its discarded eigenvalues.
     let valid64 = data.valid.x.cast::<f64>();
-    let pca = tensor::linalg::pca(&valid64, 1);
+    let pca = ferrograd::tensor::linalg::pca(&valid64, 1);
     let population = data_cfg.eigenvalues();
     let pca_optimum =
         |k: usize| -> f64 { pca.explained_variance.iter().skip(k).copied().sum::<f64>() };

@@ -16,9 +16,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use ferrograd::tensor::gemm::{self as fg, MatMut, MatRef};
+use ferrograd::tensor::Float;
 use serde_json::json;
-use tensor::gemm::{self as fg, MatMut, MatRef};
-use tensor::Float;
 
 /// One row of the table.
 struct Row {

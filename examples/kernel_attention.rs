@@ -15,16 +15,16 @@ mod common;
 
 use std::time::Instant;
 
-use autograd::{gradcheck, GradcheckOptions, Var};
 use clap::Parser;
 use common::cli::RunArgs;
 use common::files::write_json;
 use common::linalg_util::{fro, sq_norm};
 use common::plot::{Legend, LinePlot};
 use common::{check, fail, or_fail, Run};
+use ferrograd::autograd::{gradcheck, GradcheckOptions, Var};
+use ferrograd::tensor::{Float, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::{Float, Tensor};
 
 #[derive(Parser)]
 #[command(about = "Kernelised linear attention: denominator, feature map, complexity")]

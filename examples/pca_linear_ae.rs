@@ -14,7 +14,7 @@
 //!
 //! This example:
 //! 1. states the first-order conditions and checks autograd's gradients against them;
-//! 2. evaluates them at `W1 = U_kᵀ`, `W2 = U_k` (from `tensor::linalg::eigh`): both
+//! 2. evaluates them at `W1 = U_kᵀ`, `W2 = U_k` (from `ferrograd::tensor::linalg::eigh`): both
 //!    gradients vanish to rounding and the loss is `Σ_{j>k} λ_j`; the same holds at
 //!    `U_k C, C⁻¹U_kᵀ` for a badly conditioned `C`; and a wrong choice of eigenvectors is a
 //!    critical point too, but a saddle;
@@ -24,7 +24,7 @@
 //!
 //! Layout: `X` is stored exactly as in the homework, a row-major `[m, n]` tensor, so the
 //! code reads like the math: the reconstruction is `W2 · (W1 · X)` and the loss is
-//! `mse_loss(.., Sum) / n`. (`nn::Linear` wants samples as rows, i.e. `Xᵀ`; the
+//! `mse_loss(.., Sum) / n`. (`ferrograd::nn::Linear` wants samples as rows, i.e. `Xᵀ`; the
 //! `regularized_linear_ae` example uses that layout.)
 //!
 //! Run: `cargo run --release --example pca_linear_ae [-- --quick] [--seed S] [--out DIR]`.
@@ -36,7 +36,6 @@ use std::path::Path;
 
 mod common;
 
-use autograd::{Reduction, Var};
 use clap::Parser;
 use common::checks::Checks;
 use common::cli::RunArgs;
@@ -45,9 +44,12 @@ use common::linalg_util::{
 };
 use common::plot::{Legend, LinePlot};
 use common::{or_fail, Run};
+use ferrograd::autograd::{Reduction, Var};
+use ferrograd::tensor::linalg::{
+    covariance, eigh, haar_orthogonal, principal_angles, singular_values,
+};
+use ferrograd::tensor::Tensor;
 use serde_json::{json, Value};
-use tensor::linalg::{covariance, eigh, haar_orthogonal, principal_angles, singular_values};
-use tensor::Tensor;
 
 const NAME: &str = "pca_linear_ae";
 /// Features, samples, bottleneck width.
@@ -105,7 +107,7 @@ fn main() {
 }
 
 fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
-    let mut rng = nn::seeded_rng(seed);
+    let mut rng = ferrograd::nn::seeded_rng(seed);
     println!(
         "PCA and linear autoencoders — m = {M} features, n = {N} samples, bottleneck k = {K}{}",
         if cfg.quick { " (--quick)" } else { "" }

@@ -57,7 +57,6 @@ use std::path::Path;
 
 mod common;
 
-use autograd::{Reduction, Var};
 use clap::Parser;
 use common::checks::Checks;
 use common::cli::RunArgs;
@@ -66,11 +65,12 @@ use common::linalg_util::{
 };
 use common::plot::{Legend, LinePlot};
 use common::{or_fail, Run};
-use nn::optim::{Optimizer, Sgd, SgdConfig};
-use nn::{Linear, MSELoss, Module, Sequential};
+use ferrograd::autograd::{Reduction, Var};
+use ferrograd::nn::optim::{Optimizer, Sgd, SgdConfig};
+use ferrograd::nn::{Linear, MSELoss, Module, Sequential};
+use ferrograd::tensor::linalg::{covariance, eigh, principal_angles, singular_values};
+use ferrograd::tensor::Tensor;
 use serde_json::{json, Value};
-use tensor::linalg::{covariance, eigh, principal_angles, singular_values};
-use tensor::Tensor;
 
 const NAME: &str = "regularized_linear_ae";
 /// Features, samples, bottleneck width.
@@ -151,13 +151,13 @@ fn main() {
 }
 
 fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
-    let mut rng = nn::seeded_rng(seed);
+    let mut rng = ferrograd::nn::seeded_rng(seed);
     println!(
         "The l2-regularised linear autoencoder — m = {M}, n = {N}, k = {K}{}",
         if cfg.quick { " (--quick)" } else { "" }
     );
     let x = synthetic_data(&ae_variances(M), N, &mut rng);
-    let xr = x.transpose(); // samples as rows, for nn::Linear
+    let xr = x.transpose(); // samples as rows, for ferrograd::nn::Linear
     let (sigma2, v) = eigh(&covariance(&xr));
     let u_k = v.narrow(1, 0, K);
     println!(
@@ -169,7 +169,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
 
     // ---- (a) The constants ------------------------------------------------------------------
     println!(
-        "\n== (a) Two nn::Linear (no bias) + nn::MSELoss (mean) + nn::optim::Sgd (weight decay)"
+        "\n== (a) Two ferrograd::nn::Linear (no bias) + ferrograd::nn::MSELoss (mean) + ferrograd::nn::optim::Sgd (weight decay)"
     );
     println!("  J = (1/n)‖X − W2W1X‖² + λ‖W1‖² + λ‖W2‖²;  MSELoss() = (1/(n·m))‖X − W2W1X‖²  ⇒  J = m·MSE + λ(‖W1‖² + ‖W2‖²)");
     println!("  SGD(lr, wd): W ← W − lr(∇MSE + wd·W)   vs   gradient step on J: W ← W − η(m∇MSE + 2λW) = W − mη(∇MSE + (2λ/m)W)");
@@ -331,7 +331,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     let r = |i: usize, k: &str| rows[i][k].as_f64().unwrap();
     let lam_small = cfg.lambdas[1];
     println!(
-        "\nanswer: (a) with nn::MSELoss (mean over all n·m entries) the objective is m·MSE + λ(‖W1‖² + ‖W2‖²), so \
+        "\nanswer: (a) with ferrograd::nn::MSELoss (mean over all n·m entries) the objective is m·MSE + λ(‖W1‖² + ‖W2‖²), so \
          SGD(lr = m·η = {}, weight_decay = 2λ/m) takes exactly the gradient step η on it (checked to {:.0e}). \
          (b) With λ > 0 the trained decoder is W2 = U_k diag(√(1 − λ/σ_i²)) R with W1 = W2ᵀ: its singular values \
          match √(1 − λ/σ_i²) to {:.0e}, ‖W1 − W2ᵀ‖_F ≤ {:.0e}, and its left singular vectors are the individual \
@@ -390,7 +390,7 @@ fn train_one(
     for step in 0..steps {
         curve.push(fro(&imbalance(&params[0].value(), &params[1].value())));
         let loss = mse.forward(&model.forward(&xv), &xv);
-        if let Err(e) = nn::check_finite(loss.item(), step) {
+        if let Err(e) = ferrograd::nn::check_finite(loss.item(), step) {
             checks.check(false, format!("λ = {lambda}: {e}"));
             break;
         }

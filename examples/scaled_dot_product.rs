@@ -13,17 +13,17 @@
 
 mod common;
 
-use autograd::Var;
 use clap::Parser;
 use common::cli::RunArgs;
 use common::files::write_json;
 use common::linalg_util::fro;
 use common::plot::{Legend, LinePlot};
 use common::{check, or_fail, Run};
+use ferrograd::autograd::Var;
+use ferrograd::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use tensor::Tensor;
 
 #[derive(Parser)]
 #[command(about = "Why scaled dot-product attention divides by sqrt(d)")]

@@ -60,6 +60,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub use autograd;
-pub use nn;
-pub use tensor;
+pub use ferrograd_autograd as autograd;
+pub use ferrograd_nn as nn;
+pub use ferrograd_tensor as tensor;

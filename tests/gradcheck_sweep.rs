@@ -1,4 +1,4 @@
-//! `autograd::gradcheck` over every differentiable op, on random f64 inputs, with one
+//! `ferrograd::autograd::gradcheck` over every differentiable op, on random f64 inputs, with one
 //! table of the errors achieved. The expressions are those of the PyTorch reference
 //! test (`tests/common/mod.rs`), plus the ops the reference does not cover. Run with
 //! `--nocapture` to see the table.

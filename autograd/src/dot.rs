@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
-use tensor::Float;
+use ferrograd_tensor::Float;
 
 use crate::Var;
 
@@ -13,8 +13,8 @@ impl<T: Float> Var<T> {
     /// Render it with `dot -Tpng graph.dot -o graph.png`.
     ///
     /// ```
-    /// use autograd::Var;
-    /// use tensor::Tensor;
+    /// use ferrograd_autograd::Var;
+    /// use ferrograd_tensor::Tensor;
     /// let w = Var::leaf(Tensor::<f32>::ones([3, 2]));
     /// let x = Var::constant(Tensor::<f32>::ones([4, 3]));
     /// let dot = x.matmul(&w).relu().sum().to_dot();
@@ -54,7 +54,7 @@ impl<T: Float> Var<T> {
 #[cfg(test)]
 mod tests {
     use crate::Var;
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn lists_every_node_and_edge_once() {

@@ -2,8 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tensor::gemm::{gemm, MatRef};
-use tensor::{Float, Tensor};
+use ferrograd_tensor::gemm::{gemm, MatRef};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::var::{BackwardCtx, Var};
 
@@ -225,7 +225,7 @@ fn topological_order<T: Float>(root: &Var<T>) -> Vec<Var<T>> {
 #[cfg(test)]
 mod tests {
     use crate::{no_grad, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     fn leaf(data: &[f64]) -> Var<f64> {
         Var::leaf(Tensor::from_slice(data, [data.len()]))

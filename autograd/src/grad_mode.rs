@@ -16,8 +16,8 @@ pub fn is_grad_enabled() -> bool {
 /// computing features of a frozen encoder).
 ///
 /// ```
-/// use autograd::{no_grad, Var};
-/// use tensor::Tensor;
+/// use ferrograd_autograd::{no_grad, Var};
+/// use ferrograd_tensor::Tensor;
 /// let w = Var::leaf(Tensor::<f64>::ones([2]));
 /// let y = no_grad(|| &w * 3.0);
 /// assert!(!y.requires_grad());

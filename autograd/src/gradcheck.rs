@@ -7,9 +7,9 @@
 
 use std::fmt;
 
+use ferrograd_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::Tensor;
 
 use crate::{no_grad, Var};
 
@@ -125,8 +125,8 @@ impl fmt::Display for GradcheckReport {
 /// column of the Jacobian at once with probability one.
 ///
 /// ```
-/// use autograd::{gradcheck, GradcheckOptions};
-/// use tensor::Tensor;
+/// use ferrograd_autograd::{gradcheck, GradcheckOptions};
+/// use ferrograd_tensor::Tensor;
 /// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], [3]);
 /// let report = gradcheck("tanh", |v| v[0].tanh(), &[x], &GradcheckOptions::default());
 /// assert!(report.passed(), "{report}");

@@ -1,4 +1,4 @@
-//! Reverse-mode automatic differentiation over [`tensor::Tensor`].
+//! Reverse-mode automatic differentiation over [`ferrograd_tensor::Tensor`].
 //!
 //! # Design
 //!
@@ -27,8 +27,8 @@
 //! also tested against PyTorch's values (`tests/torch_reference.rs` in the workspace).
 //!
 //! ```
-//! use autograd::Var;
-//! use tensor::Tensor;
+//! use ferrograd_autograd::Var;
+//! use ferrograd_tensor::Tensor;
 //! // y = Σ relu(x W): the gradient reaches W through relu and matmul.
 //! let x = Var::constant(Tensor::from_vec(vec![1.0, -2.0], [1, 2]));
 //! let w = Var::leaf(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]));

@@ -5,7 +5,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tensor::{Float, Shape, Tensor};
+use ferrograd_tensor::{Float, Shape, Tensor};
 
 use crate::engine::GradSink;
 use crate::grad_mode::is_grad_enabled;
@@ -74,8 +74,8 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// [`Tensor`]s, not `Var`s, between threads.
 ///
 /// ```
-/// use autograd::Var;
-/// use tensor::Tensor;
+/// use ferrograd_autograd::Var;
+/// use ferrograd_tensor::Tensor;
 /// let x = Var::leaf(Tensor::from_vec(vec![1.0f64, 2.0, 3.0], [3]));
 /// let y = (&x * &x).sum();             // y = Σ x²
 /// let grads = y.backward();

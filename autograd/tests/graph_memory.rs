@@ -7,8 +7,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use autograd::Var;
-use tensor::Tensor;
+use ferrograd_autograd::Var;
+use ferrograd_tensor::Tensor;
 
 struct Counting;
 
@@ -42,7 +42,9 @@ fn ten_thousand_training_steps_keep_memory_flat() {
     }));
     let step = || {
         let h = x.linear(&w1, None).relu();
-        let loss = h.linear(&w2, None).mse_loss(&y, autograd::Reduction::Mean);
+        let loss = h
+            .linear(&w2, None)
+            .mse_loss(&y, ferrograd_autograd::Reduction::Mean);
         let grads = loss.backward();
         for w in [&w1, &w2] {
             let g = grads.get(w).unwrap().clone();

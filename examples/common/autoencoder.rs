@@ -8,7 +8,7 @@
 //!   hidden size therefore gives a *linear* encoder even with ReLU. Parameters are named
 //!   like PyTorch's (`encoder.0.weight`, `encoder.2.bias`, `decoder.0.weight`, ...).
 //! - The loss is the squared L2 error of each sample summed over features, averaged over
-//!   the batch ([`nn::squared_error_per_sample`]).
+//!   the batch ([`ferrograd::nn::squared_error_per_sample`]).
 //! - Denoising: the model sees `x + noise_std · N(0, 1)`, the loss compares with clean `x`.
 //!   Masked: each input entry is zeroed independently with probability `mask_prob`; the
 //!   loss is over *all* entries against clean `x`.
@@ -24,14 +24,14 @@
 
 use std::time::Instant;
 
-use autograd::{no_grad, Var};
-use nn::data::Split;
-use nn::optim::{Adam, AdamConfig, Optimizer};
-use nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
+use ferrograd::autograd::{no_grad, Var};
+use ferrograd::nn::data::Split;
+use ferrograd::nn::optim::{Adam, AdamConfig, Optimizer};
+use ferrograd::nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
+use ferrograd::tensor::Tensor;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
-use tensor::Tensor;
 
 /// The nonlinearity placed between consecutive layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,8 +295,9 @@ pub fn train_and_probe(
             let input = corrupt(&clean, cfg, rng);
             let target = Var::constant(clean);
             let out = model.forward(&Var::constant(input));
-            let loss = nn::squared_error_per_sample(&out, &target);
-            loss_sum += nn::check_finite(loss.item(), step).map_err(|e| e.to_string())?;
+            let loss = ferrograd::nn::squared_error_per_sample(&out, &target);
+            loss_sum +=
+                ferrograd::nn::check_finite(loss.item(), step).map_err(|e| e.to_string())?;
             opt.step(&loss.backward());
             hist.flops += model.train_step_flops(rows);
             step += 1;
@@ -352,7 +353,7 @@ pub fn validation_loss(model: &Autoencoder, x: &Tensor<f32>) -> (f64, u64) {
         for start in (0..n).step_by(CHUNK) {
             let end = (start + CHUNK).min(n);
             let xb = Var::constant(x.narrow(0, start, end));
-            let loss = nn::squared_error_per_sample(&model.forward(&xb), &xb);
+            let loss = ferrograd::nn::squared_error_per_sample(&model.forward(&xb), &xb);
             total += loss.item() as f64 * (end - start) as f64;
             flops += model.forward_flops(end - start);
         }

@@ -3,9 +3,9 @@
 //!
 //! Matrices are row-major `Tensor<f64>` of shape `[rows, cols]`.
 
+use ferrograd::tensor::linalg::haar_orthogonal;
+use ferrograd::tensor::Tensor;
 use rand::Rng;
-use tensor::linalg::haar_orthogonal;
-use tensor::Tensor;
 
 /// Squared Frobenius norm `‖A‖_F²`: the sum of the squares of all entries.
 pub fn sq_norm(a: &Tensor<f64>) -> f64 {

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn::checkpoint;
-use tensor::{Float, Shape, Tensor};
+use ferrograd_nn::checkpoint;
+use ferrograd_tensor::{Float, Shape, Tensor};
 
 fn consistent<T: Float>(data: &[u8], tensors: &[(String, Tensor<T>)]) {
     let info = checkpoint::inspect_bytes(data, "fuzz").expect("loadable implies inspectable");

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nn::data::mnist::parse_idx_images;
+use ferrograd_nn::data::mnist::parse_idx_images;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = parse_idx_images(data, "fuzz") {

@@ -22,8 +22,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ferrograd_tensor::{DType, Float, Shape, Tensor};
 use safetensors::tensor::{Dtype, Metadata, SafeTensorError, View};
-use tensor::{DType, Float, Shape, Tensor};
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug)]

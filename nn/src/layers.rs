@@ -1,8 +1,8 @@
 //! Layers: [`Linear`], [`ReLU`], [`Identity`], and the [`Sequential`] container.
 
-use autograd::Var;
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Float, Tensor};
 use rand::Rng;
-use tensor::{Float, Tensor};
 
 use crate::module::{prefixed, Module};
 
@@ -12,10 +12,10 @@ use crate::module::{prefixed, Module};
 /// `kaiming_uniform_(a=√5)` reduces to).
 ///
 /// ```
-/// use nn::{Linear, Module};
-/// use autograd::Var;
-/// use tensor::Tensor;
-/// let layer = Linear::<f32>::new(3, 2, true, &mut nn::seeded_rng(0));
+/// use ferrograd_nn::{Linear, Module};
+/// use ferrograd_autograd::Var;
+/// use ferrograd_tensor::Tensor;
+/// let layer = Linear::<f32>::new(3, 2, true, &mut ferrograd_nn::seeded_rng(0));
 /// let y = layer.forward(&Var::constant(Tensor::ones([4, 3])));
 /// assert_eq!(y.dims(), vec![4, 2]);
 /// ```

@@ -4,7 +4,7 @@
 //!   `eval()`; layers [`Linear`], [`ReLU`], [`Identity`] and the [`Sequential`] container.
 //! - Losses: [`MSELoss`], the homework's [`squared_error_per_sample`], [`CrossEntropyLoss`].
 //! - [`optim`]: SGD, Adam and AdamW with PyTorch's exact update rules, stepping from the
-//!   [`autograd::Gradients`] that `backward()` returns — no `zero_grad` to forget.
+//!   [`ferrograd_autograd::Gradients`] that `backward()` returns — no `zero_grad` to forget.
 //! - Reproducibility: one [`seeded_rng`] threaded through everything random.
 //! - [`data`]: the homework's synthetic data set, MNIST read zero-copy from its IDX files,
 //!   splits and a batch iterator; [`checkpoint`]: safetensors files with PyTorch names
@@ -12,11 +12,11 @@
 //! - [`check_finite`] stops a run whose loss became NaN or infinite, naming the step.
 //!
 //! ```
-//! use autograd::Var;
-//! use nn::optim::{Optimizer, Sgd, SgdConfig};
-//! use nn::{Linear, Module, MSELoss};
-//! use tensor::Tensor;
-//! let mut rng = nn::seeded_rng(0);
+//! use ferrograd_autograd::Var;
+//! use ferrograd_nn::optim::{Optimizer, Sgd, SgdConfig};
+//! use ferrograd_nn::{Linear, Module, MSELoss};
+//! use ferrograd_tensor::Tensor;
+//! let mut rng = ferrograd_nn::seeded_rng(0);
 //! let model = Linear::<f64>::new(2, 1, true, &mut rng);
 //! let mut opt = Sgd::new(model.parameters(), SgdConfig::new(0.02));
 //! let x = Var::constant(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]));

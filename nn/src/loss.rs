@@ -1,7 +1,7 @@
 //! Losses with PyTorch's semantics.
 
-use autograd::{Reduction, Var};
-use tensor::Float;
+use ferrograd_autograd::{Reduction, Var};
+use ferrograd_tensor::Float;
 
 /// `nn.MSELoss(reduction=...)`: mean (default) or sum of `(input − target)²` over every
 /// element.
@@ -58,7 +58,7 @@ impl CrossEntropyLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn per_sample_loss_is_features_times_mse() {

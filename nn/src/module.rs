@@ -1,7 +1,7 @@
 //! The [`Module`] trait: a forward function plus named parameters, as in `torch.nn`.
 
-use autograd::Var;
-use tensor::Float;
+use ferrograd_autograd::Var;
+use ferrograd_tensor::Float;
 
 /// A layer or model: maps an input to an output and owns named parameters.
 ///
@@ -58,7 +58,7 @@ pub fn save_module<T: Float>(
 ) -> Result<(), crate::checkpoint::CheckpointError> {
     let params = module.named_parameters();
     let values: Vec<_> = params.iter().map(|(_, p)| p.value()).collect();
-    let named: Vec<(String, &tensor::Tensor<T>)> = params
+    let named: Vec<(String, &ferrograd_tensor::Tensor<T>)> = params
         .iter()
         .zip(&values)
         .map(|((name, _), v)| (name.clone(), &**v))
@@ -74,7 +74,7 @@ pub fn load_module<T: Float>(
     path: impl AsRef<std::path::Path>,
 ) -> Result<(), crate::checkpoint::CheckpointError> {
     let params = module.named_parameters();
-    let expected: Vec<(String, tensor::Shape)> =
+    let expected: Vec<(String, ferrograd_tensor::Shape)> =
         params.iter().map(|(n, p)| (n.clone(), p.shape())).collect();
     let tensors = crate::checkpoint::load_checked(path, &expected)?;
     for ((_, p), t) in params.iter().zip(tensors) {

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use ferrograd_tensor::Float;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::Float;
 
 /// The one generator a run threads through initialisation, shuffling, noise and masks:
 /// the same seed reproduces the whole run bit for bit.

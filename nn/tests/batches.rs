@@ -1,9 +1,9 @@
 //! The batch iterator: coverage, shuffling and reproducibility.
 
-use nn::data::Split;
+use ferrograd_nn::data::Split;
+use ferrograd_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::Tensor;
 
 /// Row i is [i, i + 0.5] with label i % 10, so a batch row tells which sample it is.
 fn split(n: usize) -> Split<f64> {

@@ -3,10 +3,10 @@
 use std::fs;
 use std::path::Path;
 
-use nn::checkpoint::{self, CheckpointError, Mismatch};
+use ferrograd_nn::checkpoint::{self, CheckpointError, Mismatch};
+use ferrograd_tensor::{Float, Shape, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::{Float, Shape, Tensor};
 
 fn model<T: Float>(seed: u64) -> Vec<(String, Tensor<T>)> {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -48,7 +48,7 @@ fn round_trip<T: Float>() {
 
     let info = checkpoint::inspect(&path).unwrap();
     assert_eq!(info.len(), m.len());
-    let dtype = if T::DTYPE == tensor::DType::F32 {
+    let dtype = if T::DTYPE == ferrograd_tensor::DType::F32 {
         "F32"
     } else {
         "F64"

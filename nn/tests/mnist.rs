@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nn::data::mnist::{self, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-use nn::data::{DataError, Mnist};
+use ferrograd_nn::data::mnist::{self, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+use ferrograd_nn::data::{DataError, Mnist};
 
 /// The canonical files: `MNIST_DIR`, else `shared/mnist` beside the workspace.
 fn real_mnist_dir() -> Option<PathBuf> {

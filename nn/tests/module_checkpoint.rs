@@ -1,9 +1,9 @@
 //! Saving and loading whole modules through safetensors.
 
-use nn::{load_module, save_module, Linear, Module, ReLU, Sequential};
+use ferrograd_nn::{load_module, save_module, Linear, Module, ReLU, Sequential};
 
 fn model(seed: u64) -> Sequential<f32> {
-    let mut rng = nn::seeded_rng(seed);
+    let mut rng = ferrograd_nn::seeded_rng(seed);
     Sequential::new()
         .with(Linear::new(6, 4, true, &mut rng))
         .with(ReLU)
@@ -30,7 +30,7 @@ fn round_trip_restores_every_parameter() {
     {
         assert_eq!(*a.value(), *b.value(), "{name}");
     }
-    let info = nn::checkpoint::inspect(&path).unwrap();
+    let info = ferrograd_nn::checkpoint::inspect(&path).unwrap();
     let names: Vec<_> = info.iter().map(|t| t.name.clone()).collect();
     assert!(names.contains(&"0.weight".to_string()) && names.contains(&"2.bias".to_string()));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -43,7 +43,7 @@ fn loading_into_a_different_architecture_names_the_mismatches_and_changes_nothin
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors");
     save_module(&model(1), &path).unwrap();
-    let mut rng = nn::seeded_rng(3);
+    let mut rng = ferrograd_nn::seeded_rng(3);
     let other = Sequential::<f32>::new().with(Linear::new(6, 5, true, &mut rng));
     let before = other.parameters()[0].value().clone();
     let err = load_module(&other, &path).unwrap_err().to_string();

@@ -3,11 +3,11 @@
 //! panic, no silently wrong tensor. 1 000 000 inputs in all (about 2 s in release);
 //! `FERROGRAD_MUTATIONS=N` scales each test's count (e.g. for a longer soak).
 
-use nn::checkpoint;
-use nn::data::mnist::{parse_idx_images, parse_idx_labels};
+use ferrograd_nn::checkpoint;
+use ferrograd_nn::data::mnist::{parse_idx_images, parse_idx_labels};
+use ferrograd_tensor::{Shape, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tensor::{Shape, Tensor};
 
 fn count(default: usize) -> usize {
     std::env::var("FERROGRAD_MUTATIONS")

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use autograd::Var;
-use nn::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use ferrograd_autograd::Var;
+use ferrograd_nn::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use ferrograd_tensor::{Float, Tensor};
 use serde_json::Value;
-use tensor::{Float, Tensor};
 
 fn reference() -> Option<Value> {
     let path = std::env::var_os("FERROGRAD_REFERENCE")
@@ -102,7 +102,8 @@ fn optimisers_match_pytorch_in_f64_and_f32() {
 fn adamw_decays_decoupled_from_the_gradient() {
     // With a zero gradient Adam's update is 0, so AdamW moves p only by the decay.
     let p = Var::leaf(Tensor::from_vec(vec![2.0f64, -4.0], [2]));
-    let mut opt = nn::optim::AdamW::new(vec![p.clone()], AdamConfig::new(0.1).weight_decay(0.5));
+    let mut opt =
+        ferrograd_nn::optim::AdamW::new(vec![p.clone()], AdamConfig::new(0.1).weight_decay(0.5));
     let loss = (&p * 0.0).sum();
     opt.step(&loss.backward());
     assert_eq!(p.value().data(), &[2.0 * 0.95, -4.0 * 0.95]);

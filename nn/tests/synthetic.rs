@@ -1,10 +1,10 @@
 //! The homework's synthetic data set: sizes, distribution, labels, reproducibility.
 
-use nn::data::{Synthetic, SyntheticConfig};
+use ferrograd_nn::data::{Synthetic, SyntheticConfig};
+use ferrograd_tensor::linalg::{covariance, eigh};
+use ferrograd_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::linalg::{covariance, eigh};
-use tensor::Tensor;
 
 fn homework(seed: u64) -> Synthetic<f64> {
     Synthetic::generate(

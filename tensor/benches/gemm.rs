@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tensor::gemm::{self, gemm, MatMut, MatRef};
-use tensor::Float;
+use ferrograd_tensor::gemm::{self, gemm, MatMut, MatRef};
+use ferrograd_tensor::Float;
 
 fn data<T: Float>(len: usize, seed: u64) -> Vec<T> {
     let mut s = seed | 1;

@@ -12,7 +12,7 @@ use crate::{DType, Float, Shape, TensorError};
 /// transposed operands through strides while packing.
 ///
 /// ```
-/// use tensor::Tensor;
+/// use ferrograd_tensor::Tensor;
 /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3]);
 /// assert_eq!(t[[1, 2]], 6.0);
 /// assert_eq!(t.transpose().shape().dims(), &[3, 2]);

@@ -6,8 +6,8 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use tensor::gemm::{self, gemm, Kernel, KernelError, MatMut, MatRef};
-use tensor::Float;
+use ferrograd_tensor::gemm::{self, gemm, Kernel, KernelError, MatMut, MatRef};
+use ferrograd_tensor::Float;
 
 /// Kernel and thread settings are process-wide: tests that change them take this lock.
 static SETTINGS: Mutex<()> = Mutex::new(());

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
+use ferrograd_tensor::linalg::{covariance, eigh, pca};
+use ferrograd_tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tensor::linalg::{covariance, eigh, pca};
-use tensor::Tensor;
 
 #[test]
 fn eigh_of_a_784_covariance() {

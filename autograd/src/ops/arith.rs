@@ -4,7 +4,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use tensor::Float;
+use ferrograd_tensor::Float;
 
 use crate::Var;
 
@@ -188,7 +188,7 @@ scalar_lhs!(f64);
 mod tests {
     use crate::ops::test_util::{randn, uniform};
     use crate::{assert_gradcheck, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn gradcheck_add_sub_mul_div_same_shape() {

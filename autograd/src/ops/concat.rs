@@ -1,6 +1,6 @@
 //! Concatenation along an axis. Each input's gradient is its slice of G.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

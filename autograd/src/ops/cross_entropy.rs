@@ -4,7 +4,7 @@
 //! ∂L/∂x = (softmax(x) − onehot(t)) / B. Fused so the forward never exponentiates an
 //! unshifted logit and the backward never forms the log-softmax Jacobian.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 
@@ -52,7 +52,7 @@ impl<T: Float> Var<T> {
 mod tests {
     use crate::ops::test_util::randn;
     use crate::{assert_gradcheck, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn gradcheck_cross_entropy() {

@@ -2,7 +2,7 @@
 //! side by side; the derivative is written in terms of the input `x` or, where cheaper,
 //! the output `y` (exp, sigmoid, tanh, sqrt reuse the value forward already computed).
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 
@@ -101,7 +101,7 @@ impl<T: Float> Var<T> {
 mod tests {
     use crate::ops::test_util::{randn, uniform};
     use crate::{assert_gradcheck, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn gradcheck_each_elementwise_op() {

@@ -3,7 +3,7 @@
 //!
 //! Backward scatters G back to the positions read, adding where an index repeats.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

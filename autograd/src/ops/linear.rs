@@ -5,7 +5,7 @@
 //! One op instead of matmul + add saves a temporary and a graph node per layer; the bias
 //! is written into the output first and the GEMM accumulates onto it (beta = 1).
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 
@@ -41,7 +41,7 @@ impl<T: Float> Var<T> {
             None => Tensor::zeros([batch, out]),
         };
         let beta = if bias.is_some() { T::ONE } else { T::ZERO };
-        tensor::gemm::gemm(
+        ferrograd_tensor::gemm::gemm(
             T::ONE,
             x.as_mat(false),
             w.as_mat(true),

@@ -2,7 +2,7 @@
 //!
 //! ∂L/∂x = G − softmax(x) · Σ_row G, with softmax(x) = eʸ.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

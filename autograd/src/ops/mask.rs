@@ -3,7 +3,7 @@
 //!
 //! ∂(x ⊙ m)/∂x = m · ∂masked_fill(x)/∂x = 1 where kept, 0 where filled
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 
@@ -48,7 +48,7 @@ impl<T: Float> Var<T> {
 mod tests {
     use crate::ops::test_util::randn;
     use crate::{assert_gradcheck, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn gradcheck_masks() {

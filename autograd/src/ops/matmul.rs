@@ -4,7 +4,7 @@
 //! itself was transposed. Each is one GEMM call on strided views, accumulating with
 //! beta = 1 into an existing gradient — no transpose or temporary is materialised.
 
-use tensor::Float;
+use ferrograd_tensor::Float;
 
 use crate::Var;
 

@@ -4,7 +4,7 @@
 //! the whole gradient, like `torch.max(dim)`. argmax returns indices: a step function,
 //! whose derivative is 0 wherever it exists, so it ends the graph.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 
@@ -55,7 +55,7 @@ impl<T: Float> Var<T> {
 mod tests {
     use crate::ops::test_util::randn;
     use crate::{assert_gradcheck, Var};
-    use tensor::Tensor;
+    use ferrograd_tensor::Tensor;
 
     #[test]
     fn gradcheck_max() {

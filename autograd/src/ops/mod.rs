@@ -27,9 +27,9 @@ pub use mse::Reduction;
 
 #[cfg(test)]
 pub(crate) mod test_util {
+    use ferrograd_tensor::Tensor;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use tensor::Tensor;
 
     /// Standard-normal test input with a fixed seed.
     pub fn randn(shape: &[usize], seed: u64) -> Tensor<f64> {

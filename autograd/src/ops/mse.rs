@@ -2,7 +2,7 @@
 //!
 //! ∂L/∂x = 2(x − y)·s and ∂L/∂y = −2(x − y)·s, with s = 1/numel for `Mean`, 1 for `Sum`.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

@@ -1,7 +1,7 @@
 //! A slice `[start, end)` of one axis (`torch.narrow`). ∂L/∂x is G placed back at the
 //! slice's position, zeros elsewhere — the inverse of [`concat`](crate::Var::concat).
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

@@ -1,6 +1,6 @@
 //! Reshape: the same elements under another shape. ∂L/∂x = reshape(G, shape(x))
 
-use tensor::{Float, Shape};
+use ferrograd_tensor::{Float, Shape};
 
 use crate::Var;
 

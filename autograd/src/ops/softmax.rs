@@ -3,7 +3,7 @@
 //! ∂L/∂x = y ⊙ (G − Σ_row(G ⊙ y)): the Jacobian diag(y) − y yᵀ applied to G without
 //! forming it.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

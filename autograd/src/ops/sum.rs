@@ -3,7 +3,7 @@
 //! ∂(Σx)/∂x = 1 · ∂(mean x)/∂x = 1/n; along an axis the gradient of each output is
 //! broadcast back over the axis it summed.
 
-use tensor::{Float, Tensor};
+use ferrograd_tensor::{Float, Tensor};
 
 use crate::Var;
 

@@ -1,6 +1,6 @@
 //! 2-D transpose. ∂L/∂x = Gᵀ
 
-use tensor::Float;
+use ferrograd_tensor::Float;
 
 use crate::Var;
 

@@ -13,9 +13,9 @@
 //! epoch). Reshuffling every epoch is the usual practice and what
 //! [`Split::shuffled_batches`] gives.
 
+use ferrograd_tensor::{Float, Tensor};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use tensor::{Float, Tensor};
 
 use super::Split;
 

@@ -15,8 +15,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bytemuck::{Pod, Zeroable};
+use ferrograd_tensor::{Float, Tensor};
 use rand::Rng;
-use tensor::{Float, Tensor};
 
 use super::{DataError, Split};
 

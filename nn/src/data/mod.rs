@@ -22,9 +22,9 @@ pub use error::DataError;
 pub use mnist::Mnist;
 pub use synthetic::{Synthetic, SyntheticConfig};
 
+use ferrograd_tensor::{Float, Tensor};
 use rand::seq::SliceRandom;
 use rand::Rng;
-use tensor::{Float, Tensor};
 
 /// One part of a data set (train, valid or test): `x` is `[n, d]`, one sample per row,
 /// and `labels[i]` is the class of row `i`.

@@ -1,7 +1,7 @@
 //! Adam (`torch.optim.Adam`) and AdamW (`torch.optim.AdamW`).
 
-use autograd::{Gradients, Var};
-use tensor::{Float, Tensor};
+use ferrograd_autograd::{Gradients, Var};
+use ferrograd_tensor::{Float, Tensor};
 
 use super::Optimizer;
 

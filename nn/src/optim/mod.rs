@@ -17,8 +17,8 @@ mod sgd;
 pub use adam::{Adam, AdamConfig, AdamW};
 pub use sgd::{Sgd, SgdConfig};
 
-use autograd::Gradients;
-use tensor::Float;
+use ferrograd_autograd::Gradients;
+use ferrograd_tensor::Float;
 
 /// Something that updates parameters from gradients.
 pub trait Optimizer<T: Float> {

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, `torch.optim.SGD`.
 
-use autograd::{Gradients, Var};
-use tensor::{Float, Tensor};
+use ferrograd_autograd::{Gradients, Var};
+use ferrograd_tensor::{Float, Tensor};
 
 use super::Optimizer;
 

@@ -27,7 +27,7 @@ const MAX_ITER: usize = 100;
 /// `1e-9` (the two triangles are then averaged). Panics otherwise, naming the shape.
 ///
 /// ```
-/// use tensor::{linalg::eigh, Tensor};
+/// use ferrograd_tensor::{linalg::eigh, Tensor};
 /// let a = Tensor::from_vec(vec![2.0, 1.0, 1.0, 2.0], [2, 2]);
 /// let (values, v) = eigh(&a);
 /// assert!((values[0] - 3.0).abs() < 1e-12 && (values[1] - 1.0).abs() < 1e-12);

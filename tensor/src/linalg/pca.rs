@@ -14,7 +14,7 @@ use crate::Tensor;
 /// Panics unless `x` is a matrix with at least one row.
 ///
 /// ```
-/// use tensor::{linalg::covariance, Tensor};
+/// use ferrograd_tensor::{linalg::covariance, Tensor};
 /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], [2, 2]);
 /// assert_eq!(covariance(&x).data(), &[1.0, 2.0, 2.0, 4.0]);
 /// ```
@@ -96,7 +96,7 @@ pub struct Pca {
 /// Panics unless `x` is a non-empty matrix and `k ≤ dim`.
 ///
 /// ```
-/// use tensor::{linalg::pca, Tensor};
+/// use ferrograd_tensor::{linalg::pca, Tensor};
 /// // Points on the line y = 2x, offset by (1, 1).
 /// let x = Tensor::from_vec(vec![1.0, 1.0, 2.0, 3.0, 3.0, 5.0, 4.0, 7.0], [4, 2]);
 /// let p = pca(&x, 1);

@@ -17,7 +17,7 @@ use crate::Tensor;
 /// Panics unless `a` is a matrix with at least as many rows as columns.
 ///
 /// ```
-/// use tensor::{linalg::qr, Tensor};
+/// use ferrograd_tensor::{linalg::qr, Tensor};
 /// let a = Tensor::from_vec(vec![3.0, 1.0, 4.0, 1.0, 0.0, 2.0], [3, 2]);
 /// let (q, r) = qr(&a);
 /// assert!(q.matmul(&r).allclose(&a, 0.0, 1e-12));
@@ -76,7 +76,7 @@ pub fn qr(a: &Tensor<f64>) -> (Tensor<f64>, Tensor<f64>) {
 ///
 /// ```
 /// use rand::{rngs::StdRng, SeedableRng};
-/// use tensor::{linalg::haar_orthogonal, Tensor};
+/// use ferrograd_tensor::{linalg::haar_orthogonal, Tensor};
 /// let q = haar_orthogonal(4, &mut StdRng::seed_from_u64(0));
 /// assert!(q.matmul_t(true, &q, false).allclose(&Tensor::eye(4), 0.0, 1e-12));
 /// ```

@@ -15,7 +15,7 @@ use crate::Tensor;
 /// Panics if the row counts differ or a matrix has more columns than rows.
 ///
 /// ```
-/// use tensor::{linalg::principal_angles, Tensor};
+/// use ferrograd_tensor::{linalg::principal_angles, Tensor};
 /// // The x-axis against the line at 30° in the xy-plane of R³.
 /// let a = Tensor::from_vec(vec![1.0, 0.0, 0.0], [3, 1]);
 /// let b = Tensor::from_vec(vec![3f64.sqrt() / 2.0, 0.5, 0.0], [3, 1]);

@@ -19,7 +19,7 @@ const MAX_SWEEPS: usize = 60;
 /// Panics unless `a` is a matrix.
 ///
 /// ```
-/// use tensor::{linalg::singular_values, Tensor};
+/// use ferrograd_tensor::{linalg::singular_values, Tensor};
 /// let a = Tensor::from_vec(vec![3.0, 0.0, 0.0, 0.0, -4.0, 0.0], [2, 3]);
 /// let s = singular_values(&a);
 /// assert!((s[0] - 4.0).abs() < 1e-15 && (s[1] - 3.0).abs() < 1e-15);
