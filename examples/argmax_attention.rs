@@ -10,14 +10,12 @@
 //!
 //! `cargo run --release --example argmax_attention [-- --quick]`
 
-mod common;
-
 use clap::Parser;
-use common::cli::RunArgs;
-use common::files::write_json;
-use common::linalg_util::fro;
-use common::plot::{Legend, LinePlot};
-use common::{check, fail, or_fail, Run};
+use course::cli::RunArgs;
+use course::files::write_json;
+use course::linalg_util::fro;
+use course::plot::{Legend, LinePlot};
+use course::{check, fail, or_fail, Run};
 use ferrograd::autograd::{gradcheck, GradcheckOptions, Reduction, Var};
 use ferrograd::tensor::Tensor;
 use rand::rngs::StdRng;

@@ -2,6 +2,7 @@
 //! labelled images.
 //!
 //! ```sh
+//! cargo run --release --example autoencoders_mnist                  # fetches MNIST once
 //! MNIST_DIR=/path/to/mnist cargo run --release --example autoencoders_mnist
 //! cargo run --release --example autoencoders_mnist -- --model vanilla,denoising,masked
 //! cargo run --release --example autoencoders_mnist -- --hidden 256,64 --epochs 3 --lr 5e-4
@@ -21,27 +22,23 @@
 //! row per model type) to `results/autoencoders_mnist/`, with `results.json`. The last
 //! two lines are `mean final probe accuracy: NN.NN%` and `wall time: S.SS s`.
 //!
-//! Without the MNIST files: `--quick` prints a `skipped:` line and exits 0; the full run
-//! tries `scripts/fetch-mnist.sh` and, if that fails, exits 1 saying how to get them.
+//! Without the MNIST files (in `$MNIST_DIR`, else `data/mnist`), both the full and the
+//! quick run fetch them first with `scripts/fetch-mnist.sh`; if that cannot work they exit
+//! 1 with one line saying why and how to get the files.
 
-mod common;
-
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use common::autoencoder::{
+use course::autoencoder::{
     plot_curves, run_rng, train_and_probe, train_linear_probe, Activation, Autoencoder, History,
     Metric, ModelKind, ProbeConfig, Splits, TrainConfig,
 };
-use common::cli::RunArgs;
-use common::plot::save_gray_grid;
-use common::{or_fail, Run};
+use course::cli::RunArgs;
+use course::plot::save_gray_grid;
+use course::{or_fail, Run};
 use ferrograd::autograd::{no_grad, Var};
-use ferrograd::nn::data::{DataError, Mnist};
 use ferrograd::nn::Module;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -132,7 +129,7 @@ fn main() {
     let args = Args::parse();
     let quick = args.run.quick;
     let seed = args.run.seed;
-    let mnist = load_mnist(quick);
+    let mnist = course::mnist::load().unwrap_or_else(|e| course::die(e));
     let (train_full, valid_full) = or_fail(mnist.train_valid_split(0.9), "splitting MNIST");
     // --quick: a slice of each split, and a shorter probe.
     let (train, valid, test) = if quick {
@@ -239,7 +236,7 @@ fn main() {
                     let model = Autoencoder::new(784, &args.hidden, activation, &mut rng);
                     bar.set_message(kind.name());
                     let hist = train_and_probe(&model, splits, &cfg, &mut rng, |_| bar.inc(1))
-                        .unwrap_or_else(|e| common::fail(format!("{} AE: {e}", kind.name())));
+                        .unwrap_or_else(|e| course::fail(format!("{} AE: {e}", kind.name())));
                     let recon = no_grad(|| model.forward(&Var::constant(grid_x.clone())))
                         .value()
                         .data()
@@ -344,7 +341,7 @@ fn main() {
         "table": table, "raw_pixel_probe_acc": baseline_acc, "runs": runs_json,
         "sweep_seconds": sweep_seconds, "gflops": flops as f64 * 1e-9,
     });
-    common::files::write_json(&json_path, &doc);
+    course::files::write_json(&json_path, &doc);
     println!("\nwrote {}", json_path.display());
 
     // Test digits, then one row of reconstructions per model type (its first run).
@@ -434,37 +431,6 @@ fn main() {
     }
     println!("mean final probe accuracy: {:.2}%", 100.0 * mean_acc);
     wall.finish();
-}
-
-/// Loads MNIST from `$MNIST_DIR` (or `data/mnist`). If the files are missing: in quick
-/// mode prints a `skipped:` line and exits 0; otherwise runs `scripts/fetch-mnist.sh` once
-/// and, if the files are still not there, exits 1 with one line saying how to get them.
-fn load_mnist(quick: bool) -> Mnist<f32> {
-    const HOW: &str = "run scripts/fetch-mnist.sh or set MNIST_DIR";
-    match Mnist::<f32>::load(None) {
-        Ok(m) => return m,
-        Err(DataError::NotFound { .. }) if quick => {
-            println!("skipped: MNIST not found, {HOW}");
-            std::process::exit(0);
-        }
-        Err(DataError::NotFound { .. }) => {}
-        Err(e) => common::fail(format!("loading MNIST: {e}")),
-    }
-    let dir = Mnist::<f32>::resolve_dir(None);
-    let script = Path::new("scripts/fetch-mnist.sh");
-    if script.exists() {
-        eprintln!(
-            "MNIST not found in {}: trying {}",
-            dir.display(),
-            script.display()
-        );
-        let _ = Command::new("bash").arg(script).arg(&dir).status();
-        if let Ok(m) = Mnist::<f32>::load(None) {
-            return m;
-        }
-    }
-    println!("MNIST not found in {}: {HOW}", dir.display());
-    std::process::exit(1);
 }
 
 /// Mean, min and max.

@@ -8,7 +8,7 @@
 //!
 //! Data: 100-d Gaussian samples (20 000, split 0.7 / 0.2 / 0.1) whose covariance has 20
 //! eigenvalues of 10 and 80 of 1, rotated at random; the binary label depends only on the
-//! 20 high-variance directions ([`ferrograd::nn::data::Synthetic`]). Models: vanilla, denoising
+//! 20 high-variance directions ([`course::synthetic::Synthetic`]). Models: vanilla, denoising
 //! (noise 0.5) and masked (p = 0.25) linear autoencoders with latent sizes 5, 20, 100,
 //! 500, each trained 3 times for 10 epochs (Adam, lr 5e-4, batch 100). After
 //! initialisation and every epoch: the clean validation loss, and a linear probe trained
@@ -22,20 +22,18 @@
 //! per core), each with single-threaded GEMMs; every run has its own seed, so the numbers
 //! do not depend on the number of workers.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Parser;
-use common::autoencoder::{
+use course::autoencoder::{
     plot_curves, run_rng, train_and_probe, Activation, Autoencoder, History, Metric, ModelKind,
     ProbeConfig, Splits, TrainConfig,
 };
-use common::cli::RunArgs;
-use common::{or_fail, Run};
-use ferrograd::nn::data::{Synthetic, SyntheticConfig};
+use course::cli::RunArgs;
+use course::synthetic::{Synthetic, SyntheticConfig};
+use course::{or_fail, Run};
 use ferrograd::nn::Module;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -309,7 +307,7 @@ fn main() {
         "sweep_seconds": sweep_seconds, "gflops": flops as f64 * 1e-9,
     });
     let json_path = out.join("results.json");
-    common::files::write_json(&json_path, &doc);
+    course::files::write_json(&json_path, &doc);
     println!("\nwrote {}", json_path.display());
     for &kind in &ModelKind::ALL {
         for (metric, stem, what, log_y) in [

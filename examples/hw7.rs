@@ -3,19 +3,26 @@
 //! ```sh
 //! cargo run --release --example hw7              # fast settings where a full run is long
 //! cargo run --release --example hw7 -- --full    # every problem at full size
-//! cargo run --release --example hw7 -- --quick   # every problem at its smallest (CI)
+//! cargo run --release --example hw7 -- --quick   # every problem at its smallest
 //! cargo run --release --example hw7 -- --only argmax_attention,kernel_attention
 //! ```
 //!
-//! Each problem is its own example; this runner starts them through cargo (so each is
-//! built on first use), shows their output as it comes, keeps a log under
-//! `results/hw7/`, and ends with a table: status, wall time, and the lines each example
-//! marks as its answer (`answer: ...`). Plots and JSON land in `results/<example>/`.
+//! Each problem is its own example. This runner builds them all with one `cargo build`
+//! (cargo's progress shows; the first build takes minutes), fetches MNIST if it is
+//! missing, then runs each binary in turn, showing its output as it comes and keeping
+//! stdout and stderr in `results/hw7/<problem>.log` (`results/quick/hw7/` for `--quick`).
+//! It ends with a table: status, run time (not build time), and the lines each example
+//! marks as its answer (`answer: ...`). Plots and JSON land in `results/<problem>/`
+//! (`results/quick/<problem>/` for `--quick`, so a quick run never overwrites a full one).
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use clap::Parser;
 
 /// A homework problem: the example that answers it and how big to run it by default.
 struct Problem {
@@ -63,85 +70,77 @@ const PROBLEMS: &[Problem] = &[
     },
 ];
 
-#[derive(Clone, Copy, PartialEq)]
-enum Size {
-    Default,
-    Quick,
-    Full,
+/// Runs every homework problem and summarises the answers.
+#[derive(Parser)]
+#[command(name = "hw7")]
+struct Args {
+    /// Every problem at its smallest size (seconds each).
+    #[arg(long, conflicts_with = "full")]
+    quick: bool,
+    /// Every problem at full size (the default runs kernel_attention quick).
+    #[arg(long)]
+    full: bool,
+    /// Only these problems, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = problem_name)]
+    only: Vec<String>,
+}
+
+fn problem_name(name: &str) -> Result<String, String> {
+    match PROBLEMS.iter().find(|p| p.example == name) {
+        Some(p) => Ok(p.example.to_string()),
+        None => Err(format!(
+            "no problem named `{name}`; the problems are {}",
+            PROBLEMS
+                .iter()
+                .map(|p| p.example)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 struct Outcome {
     example: &'static str,
     title: &'static str,
-    status: String,
+    status: &'static str,
     seconds: f64,
     answers: Vec<String>,
 }
 
-fn usage() -> &'static str {
-    "usage: hw7 [--quick | --full] [--only NAME[,NAME...]]\n\
-     problems: pca_linear_ae, regularized_linear_ae, autoencoders_synthetic, \
-     autoencoders_mnist, scaled_dot_product, argmax_attention, kernel_attention"
-}
-
 fn main() -> ExitCode {
-    let mut size = Size::Default;
-    let mut only: Option<Vec<String>> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--quick" => size = Size::Quick,
-            "--full" => size = Size::Full,
-            "--only" => match args.next() {
-                Some(list) => only = Some(list.split(',').map(str::to_string).collect()),
-                None => {
-                    eprintln!(
-                        "--only needs a comma-separated list of problems\n{}",
-                        usage()
-                    );
-                    return ExitCode::from(2);
-                }
-            },
-            "-h" | "--help" => {
-                println!("{}", usage());
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("unknown argument `{other}`\n{}", usage());
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if let Some(names) = &only {
-        if let Some(bad) = names
-            .iter()
-            .find(|n| !PROBLEMS.iter().any(|p| p.example == *n))
-        {
-            eprintln!("unknown problem `{bad}`\n{}", usage());
-            return ExitCode::from(2);
-        }
-    }
-
-    let log_dir = Path::new("results/hw7");
-    if let Err(e) = std::fs::create_dir_all(log_dir) {
-        eprintln!("cannot create {}: {e}", log_dir.display());
-        return ExitCode::FAILURE;
-    }
-    let started = Instant::now();
-    let mut outcomes = Vec::new();
+    let args = Args::parse();
     let selected: Vec<&Problem> = PROBLEMS
         .iter()
-        .filter(|p| {
-            only.as_ref()
-                .is_none_or(|o| o.iter().any(|n| n == p.example))
-        })
+        .filter(|p| args.only.is_empty() || args.only.iter().any(|n| n == p.example))
         .collect();
+    let log_dir = if args.quick {
+        PathBuf::from("results/quick/hw7")
+    } else {
+        PathBuf::from("results/hw7")
+    };
+    if let Err(e) = std::fs::create_dir_all(&log_dir) {
+        eprintln!("error: cannot create {}: {e}", log_dir.display());
+        return ExitCode::FAILURE;
+    }
+
+    let build = match build_examples() {
+        Ok(seconds) => seconds,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if selected.iter().any(|p| p.example == "autoencoders_mnist") {
+        if let Err(e) = course::mnist::ensure() {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
     for (i, problem) in selected.iter().enumerate() {
-        let quick = match size {
-            Size::Quick => true,
-            Size::Full => false,
-            Size::Default => problem.quick_by_default,
-        };
+        let quick = args.quick || (!args.full && problem.quick_by_default);
         println!(
             "\n==== [{}/{}] {} — {}{}",
             i + 1,
@@ -150,23 +149,31 @@ fn main() -> ExitCode {
             problem.title,
             if quick { " (--quick)" } else { "" }
         );
-        outcomes.push(run(problem, quick, log_dir));
+        outcomes.push(run(problem, quick, &log_dir));
     }
 
     println!(
-        "\n==== Summary ({:.1} s in all)",
+        "\n==== Summary: {:.1} s running the problems (plus {build:.1} s building them)",
         started.elapsed().as_secs_f64()
     );
     for o in &outcomes {
         println!(
-            "\n{:<24} {:<8} {:>7.1} s  {}",
+            "\n{:<24} {:<8} {:>7.2} s  {}",
             o.example, o.status, o.seconds, o.title
         );
         for a in &o.answers {
             println!("    {a}");
         }
     }
-    println!("\nlogs: results/hw7/<problem>.log; plots and JSON: results/<problem>/");
+    let results = if args.quick {
+        "results/quick"
+    } else {
+        "results"
+    };
+    println!(
+        "\nlogs: {}/<problem>.log; plots and JSON: {results}/<problem>/",
+        log_dir.display()
+    );
     if outcomes.iter().any(|o| o.status == "FAILED") {
         ExitCode::FAILURE
     } else {
@@ -174,67 +181,96 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one example through cargo, echoing and logging its output.
-fn run(problem: &Problem, quick: bool, log_dir: &Path) -> Outcome {
+/// Builds every example with one cargo call, so the problems' run times below exclude
+/// build time; cargo's own progress goes to the terminal. Returns the build's seconds.
+fn build_examples() -> Result<f64, String> {
+    println!("==== building every example once (release; the first build takes a few minutes)");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["run", "--release", "--quiet", "--example", problem.example]);
-    if quick {
-        cmd.args(["--", "--quick"]);
-    }
     let started = Instant::now();
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--examples"])
+        .status()
+        .map_err(|e| format!("cannot start `{cargo} build`: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "`cargo build --release --examples` failed ({status})"
+        ));
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The built example binaries sit beside this runner's own binary.
+fn example_binary(example: &str) -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_default();
+    me.with_file_name(format!("{example}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs one example, echoing its stdout and stderr as they come and logging both.
+fn run(problem: &Problem, quick: bool, log_dir: &Path) -> Outcome {
     let mut outcome = Outcome {
         example: problem.example,
         title: problem.title,
-        status: String::new(),
+        status: "FAILED",
         seconds: 0.0,
         answers: Vec::new(),
     };
-    let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
-        Ok(c) => c,
+    let log_path = log_dir.join(format!("{}.log", problem.example));
+    let log = match File::create(&log_path) {
+        Ok(f) => Arc::new(Mutex::new(f)),
         Err(e) => {
-            outcome.status = "FAILED".into();
-            outcome.answers.push(format!("could not start cargo: {e}"));
+            outcome
+                .answers
+                .push(format!("cannot create {}: {e}", log_path.display()));
             return outcome;
         }
     };
-    let log_path = log_dir.join(format!("{}.log", problem.example));
-    let mut log = std::fs::File::create(&log_path).ok();
-    let mut skipped = None;
+    let mut cmd = Command::new(example_binary(problem.example));
+    if quick {
+        cmd.arg("--quick");
+    }
+    let started = Instant::now();
+    let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            outcome.answers.push(format!(
+                "cannot start {}: {e}",
+                example_binary(problem.example).display()
+            ));
+            return outcome;
+        }
+    };
+    // stderr on its own thread, so neither pipe can fill up and stall the child.
+    let stderr = child.stderr.take().map(|pipe| {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("  {line}");
+                let _ = writeln!(log.lock().unwrap(), "{line}");
+            }
+        })
+    });
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             println!("  {line}");
-            if let Some(f) = log.as_mut() {
-                let _ = writeln!(f, "{line}");
-            }
-            let lower = line.trim_start().to_lowercase();
-            if lower.starts_with("answer") {
+            let _ = writeln!(log.lock().unwrap(), "{line}");
+            if line.trim_start().to_lowercase().starts_with("answer") {
                 outcome.answers.push(line.trim().to_string());
-            } else if lower.starts_with("skipped") {
-                skipped = Some(line.trim().to_string());
             }
         }
     }
+    if let Some(t) = stderr {
+        let _ = t.join();
+    }
     let status = child.wait();
     outcome.seconds = started.elapsed().as_secs_f64();
-    outcome.status = match (status, skipped) {
-        (Ok(s), Some(reason)) if s.success() => {
-            outcome.answers.push(reason);
-            "skipped".into()
-        }
-        (Ok(s), None) if s.success() => "ok".into(),
-        (Ok(s), _) => {
-            outcome
-                .answers
-                .push(format!("exited with {s}; see {}", log_path.display()));
-            "FAILED".into()
-        }
-        (Err(e), _) => {
-            outcome
-                .answers
-                .push(format!("could not wait for the example: {e}"));
-            "FAILED".into()
-        }
-    };
+    match status {
+        Ok(s) if s.success() => outcome.status = "ok",
+        Ok(s) => outcome
+            .answers
+            .push(format!("exited with {s}; see {}", log_path.display())),
+        Err(e) => outcome
+            .answers
+            .push(format!("could not wait for the example: {e}")),
+    }
     outcome
 }

@@ -11,16 +11,14 @@
 //!
 //! `cargo run --release --example kernel_attention [-- --quick]`
 
-mod common;
-
 use std::time::Instant;
 
 use clap::Parser;
-use common::cli::RunArgs;
-use common::files::write_json;
-use common::linalg_util::{fro, sq_norm};
-use common::plot::{Legend, LinePlot};
-use common::{check, fail, or_fail, Run};
+use course::cli::RunArgs;
+use course::files::write_json;
+use course::linalg_util::{fro, sq_norm};
+use course::plot::{Legend, LinePlot};
+use course::{check, fail, or_fail, Run};
 use ferrograd::autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd::tensor::{Float, Tensor};
 use rand::rngs::StdRng;

@@ -34,16 +34,14 @@
 use std::f64::consts::FRAC_PI_2;
 use std::path::Path;
 
-mod common;
-
 use clap::Parser;
-use common::checks::Checks;
-use common::cli::RunArgs;
-use common::linalg_util::{
+use course::checks::Checks;
+use course::cli::RunArgs;
+use course::linalg_util::{
     ae_variances, fmt_list, fro, gram_minus_eye, imbalance, scale_cols, synthetic_data,
 };
-use common::plot::{Legend, LinePlot};
-use common::{or_fail, Run};
+use course::plot::{Legend, LinePlot};
+use course::{or_fail, Run};
 use ferrograd::autograd::{Reduction, Var};
 use ferrograd::tensor::linalg::{
     covariance, eigh, haar_orthogonal, principal_angles, singular_values,
@@ -103,7 +101,7 @@ fn main() {
     let out = args.run.out_dir(NAME);
     let mut checks = Checks::default();
     let results = self::run(&cfg, args.run.seed, &out, &mut checks);
-    common::checks::finish(run, NAME, &out, results, checks);
+    course::checks::finish(run, NAME, &out, results, checks);
 }
 
 fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {

@@ -1,5 +1,5 @@
-//! Data sets for the homework: MNIST from its IDX files, the synthetic Gaussian data set
-//! of the autoencoder problem, and a mini-batch iterator over either.
+//! Data sets: MNIST from its IDX files, splits, and a mini-batch iterator. (The
+//! homework's synthetic data set lives in the `course` package, beside the homework.)
 //!
 //! Design in brief:
 //! - Every data set ends up as [`Split`]s: a `[n, d]` feature tensor and `n` class labels,
@@ -9,18 +9,16 @@
 //!   field against the byte count before touching pixels; loading is a memory map plus
 //!   those parsers. Bad files give a [`DataError`] naming the file and the defect, never a
 //!   panic, so the parsers can be fuzzed.
-//! - Randomness (shuffling, synthetic sampling) always comes from an explicit `rng`
+//! - Randomness (shuffling, sampling) always comes from an explicit `rng`
 //!   argument: one seed reproduces a whole run.
 
 pub mod batches;
 mod error;
 pub mod mnist;
-pub mod synthetic;
 
 pub use batches::Batches;
 pub use error::DataError;
 pub use mnist::Mnist;
-pub use synthetic::{Synthetic, SyntheticConfig};
 
 use ferrograd_tensor::{Float, Tensor};
 use rand::seq::SliceRandom;
@@ -120,7 +118,7 @@ impl<T: Float> Split<T> {
 }
 
 /// `floor(frac * n)` as Python's `int(frac * n)`, after checking `frac` is in `[0, 1]`.
-pub(crate) fn fraction_count(frac: f64, n: usize) -> Result<usize, DataError> {
+pub fn fraction_count(frac: f64, n: usize) -> Result<usize, DataError> {
     if !(0.0..=1.0).contains(&frac) {
         return Err(DataError::InvalidArgument(format!(
             "split fraction {frac} is outside [0, 1]"

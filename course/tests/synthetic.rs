@@ -1,8 +1,8 @@
 //! The homework's synthetic data set: sizes, distribution, labels, reproducibility.
 
-use ferrograd_nn::data::{Synthetic, SyntheticConfig};
-use ferrograd_tensor::linalg::{covariance, eigh};
-use ferrograd_tensor::Tensor;
+use course::synthetic::{Synthetic, SyntheticConfig};
+use ferrograd::tensor::linalg::{covariance, eigh};
+use ferrograd::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

@@ -18,7 +18,8 @@ pub struct RunArgs {
     /// A few-second run with smaller sizes (what CI runs); the default is the full run.
     #[arg(long)]
     pub quick: bool,
-    /// Where outputs go; defaults to results/<example>.
+    /// Where outputs go; defaults to results/<example> (results/quick/<example> with
+    /// --quick, so a quick run never overwrites a full one).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Seed of every random draw, so a run can be repeated exactly.
@@ -27,13 +28,13 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The output folder (`--out` or `results/<example>`), created if missing; exits
+    /// The output folder (`--out`, else [`default_out_dir`]), created if missing; exits
     /// with a message if it cannot be.
     pub fn out_dir(&self, example: &str) -> PathBuf {
         let dir = self
             .out
             .clone()
-            .unwrap_or_else(|| PathBuf::from("results").join(example));
+            .unwrap_or_else(|| default_out_dir(example, self.quick));
         super::or_fail(
             std::fs::create_dir_all(&dir),
             &format!("creating {}", dir.display()),
@@ -53,5 +54,15 @@ impl RunArgs {
         } else {
             "full"
         }
+    }
+}
+
+/// Where an example writes by default: `results/<example>` for a full run and
+/// `results/quick/<example>` for a quick one, so a quick run never overwrites a full one.
+pub fn default_out_dir(example: &str, quick: bool) -> PathBuf {
+    if quick {
+        PathBuf::from("results/quick").join(example)
+    } else {
+        PathBuf::from("results").join(example)
     }
 }

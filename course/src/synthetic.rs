@@ -13,7 +13,7 @@
 //!    deviation `sqrt(var_scale)`), the other `d - k` variance 1.
 //! 2. `u, _, _ = svd(randn(d, d))`; the samples are `X @ u`: each row is rotated by a
 //!    random orthogonal matrix, applied on the right. Here `u` is
-//!    [`ferrograd_tensor::linalg::haar_orthogonal`] (the sign-fixed QR of a Gaussian, exactly
+//!    [`ferrograd::tensor::linalg::haar_orthogonal`] (the sign-fixed QR of a Gaussian, exactly
 //!    Haar; the homework's SVD factor is Haar up to LAPACK's sign convention).
 //! 3. `target = X[:, :k].sum(axis=1) > 0`: the label is computed from the **unrotated**
 //!    high-variance coordinates, 1 if their sum is strictly positive, else 0.
@@ -26,12 +26,12 @@
 //! the `d - r` smallest of them (the PCA optimum). Samples are drawn in `f64` and stored
 //! as `T` (the homework stores `float32`).
 
-use ferrograd_tensor::linalg::haar_orthogonal;
-use ferrograd_tensor::{Float, Tensor};
+use ferrograd::tensor::linalg::haar_orthogonal;
+use ferrograd::tensor::{Float, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{fraction_count, DataError, Split};
+use ferrograd::nn::data::{fraction_count, DataError, Split};
 
 /// The parameters of the synthetic data set.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,18 +1,26 @@
-//! Helpers shared by the examples: plots ([`plot`]), command-line flags ([`cli`]), named
-//! checks gathered over a run and its `results.json` ([`checks`]), atomic output files
-//! ([`files`]), small matrix helpers ([`linalg_util`]), and the small run harness below
-//! (checks that fail the process, a wall clock).
+//! What the CS182 homework needs and the ferrograd library does not. The examples in
+//! `examples/` are the homework problems; this package holds their scaffolding, so each
+//! example file can show the math and the evidence with the plumbing out of sight.
 //!
-//! Each example includes this folder with `mod common;`, so every example compiles its
-//! own copy and uses only part of it.
-#![allow(dead_code)] // each example uses a different subset of these helpers
+//! - [`synthetic`]: the homework notebook's synthetic data set; [`mnist`]: MNIST, fetched
+//!   on first use;
+//! - [`autoencoder`]: the autoencoder model, its training loop and the linear probe;
+//! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
+//! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
+//!   run and its `results.json`; [`files`]: atomic output files;
+//! - [`linalg_util`]: small matrix helpers; and below, the run harness (checks that fail
+//!   the process, a wall clock).
+//!
+//! It is `publish = false`: it is homework scaffolding, not a library to depend on.
 
 pub mod autoencoder;
 pub mod checks;
 pub mod cli;
 pub mod files;
 pub mod linalg_util;
+pub mod mnist;
 pub mod plot;
+pub mod synthetic;
 
 use std::fmt::Display;
 use std::time::Instant;
@@ -23,6 +31,13 @@ use std::time::Instant;
 pub fn fail(msg: impl Display) -> ! {
     let at = std::panic::Location::caller();
     eprintln!("CHECK FAILED: {msg}\n  (at {}:{})", at.file(), at.line());
+    std::process::exit(1)
+}
+
+/// Stops the run with `error: <msg>` on one line and exit code 1: for a run that cannot
+/// start (missing data, a bad path), as opposed to a wrong answer ([`fail`]).
+pub fn die(msg: impl Display) -> ! {
+    eprintln!("error: {msg}");
     std::process::exit(1)
 }
 
