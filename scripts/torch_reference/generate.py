@@ -343,7 +343,7 @@ def optim_document():
 
 
 def dump(doc):
-    # repr-exact floats (json uses repr), one case per few lines is not worth the churn.
+    # json writes floats with repr(), which round-trips float64 exactly.
     return json.dumps(doc, indent=1) + "\n"
 
 
