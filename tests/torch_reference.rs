@@ -1,23 +1,30 @@
-//! Every op case of `torch_reference.json` (PyTorch, float64) against ferrograd: the
-//! forward value and the gradient of `sum(output * upstream)` with respect to every
-//! input, in f64 and in f32.
+//! Every op case of `tests/data/torch_reference.json` (PyTorch, float64) against ferrograd:
+//! the forward value and the gradient of `sum(output * upstream)` with respect to every
+//! input, in f64 and in f32. Each case and precision is one trial (`matmul/f64`), so the
+//! summary line counts them.
 //!
-//! The file is found through `$FERROGRAD_REFERENCE`, else at
-//! `<workspace>/../shared/reference/torch_reference.json`; when it is absent the test
-//! says so on stderr and passes. A case whose name the test does not know fails the
-//! test, so a case added to the reference cannot be skipped silently. Run with
-//! `--nocapture` to see the per-case errors.
+//! The file is part of the repository; missing or unreadable, it fails the test binary
+//! with the command that regenerates it. A case the table in `tests/common/mod.rs` does not
+//! know fails, and so does a table entry the file has no case for: neither side can drop a
+//! case silently. `--nocapture` prints every case's errors after the run.
 //!
 //! An error is `max |ours − torch| / max(1, max |torch|)` over a tensor. Tolerances: 1e-10
-//! in f64 and 1e-5 in f32 (the inputs are rounded to f32 first), as the reference's
-//! README states. A gradient absent from a case's `grads` is one PyTorch does not have
-//! (e.g. w.r.t. q and k of argmax attention): ours must then be exactly zero.
+//! in f64 and 1e-5 in f32 (the inputs are rounded to f32 first). A gradient absent from a
+//! case's `grads` is one PyTorch does not have (e.g. w.r.t. q and k of argmax attention):
+//! ours must then be exactly zero.
 
 mod common;
 
-use common::{apply, load_reference, spec, tensor_from_json, OpSpec, DEFAULT_TARGETS, OPS};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use common::{
+    apply, load_reference, reference_path, spec, tensor_from_json, OpSpec, DEFAULT_TARGETS, OPS,
+    REGENERATE,
+};
 use ferrograd::autograd::Var;
 use ferrograd::tensor::{Float, Tensor};
+use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
 const TOL_F64: f64 = 1e-10;
@@ -37,19 +44,28 @@ struct Case {
 /// Errors of one case in one precision.
 struct Errors {
     forward: f64,
-    /// (input name, error); for inputs without a reference gradient the error is the
-    /// largest |gradient| (which must be exactly 0).
+    /// (input name, error, PyTorch has this gradient); without a reference gradient the
+    /// error is the largest |gradient|, which must be exactly 0.
     grads: Vec<(&'static str, f64, bool)>,
 }
 
 impl Errors {
-    fn worst_grad(&self) -> (f64, &'static str) {
+    fn worst_grad(&self) -> f64 {
         self.grads
             .iter()
-            .map(|&(n, e, _)| (e, n))
-            .fold((0.0, "-"), |a, b| if b.0 > a.0 { b } else { a })
+            .filter(|g| g.2)
+            .fold(0.0, |m, g| m.max(g.1))
     }
 }
+
+/// What a passing or failing trial measured, for the report after the run.
+struct Measured {
+    case: String,
+    dtype: &'static str,
+    errors: Errors,
+}
+
+type Log = Arc<Mutex<Vec<Measured>>>;
 
 fn normalised_err(ours: &Tensor<f64>, reference: &Tensor<f64>) -> f64 {
     let scale = reference.data().iter().fold(1.0f64, |m, x| m.max(x.abs()));
@@ -124,8 +140,7 @@ fn run<T: Float>(case: &Case) -> Result<Errors, String> {
     let ours = out.value().cast::<f64>();
     if ours.shape() != case.output.shape() {
         return Err(format!(
-            "{}: output shape {} but PyTorch's is {}",
-            case.name,
+            "output shape {} but PyTorch's is {}",
             ours.shape(),
             case.output.shape()
         ));
@@ -139,8 +154,7 @@ fn run<T: Float>(case: &Case) -> Result<Errors, String> {
             Some(r) => {
                 if g.shape() != r.shape() {
                     return Err(format!(
-                        "{}: gradient w.r.t. {input} has shape {} but PyTorch's is {}",
-                        case.name,
+                        "gradient w.r.t. {input} has shape {} but PyTorch's is {}",
                         g.shape(),
                         r.shape()
                     ));
@@ -159,125 +173,163 @@ fn run<T: Float>(case: &Case) -> Result<Errors, String> {
     })
 }
 
-/// Failures of one precision's results, if any.
-fn check(case: &str, dtype: &str, e: &Errors, tol: f64, failures: &mut Vec<String>) {
+/// The tolerance violations of one precision's results.
+fn violations(e: &Errors, tol: f64) -> Vec<String> {
+    let mut out = Vec::new();
     if e.forward.is_nan() || e.forward > tol {
-        failures.push(format!(
-            "{case} ({dtype}): forward error {:.3e} > {tol:e}",
-            e.forward
-        ));
+        out.push(format!("forward error {:.3e} > {tol:e}", e.forward));
     }
     for &(input, err, has_reference) in &e.grads {
         if has_reference && (err.is_nan() || err > tol) {
-            failures.push(format!(
-                "{case} ({dtype}): gradient w.r.t. {input} error {err:.3e} > {tol:e}"
+            out.push(format!(
+                "gradient w.r.t. {input}: error {err:.3e} > {tol:e}"
             ));
         }
         if !has_reference && err != 0.0 {
-            failures.push(format!(
-                "{case} ({dtype}): PyTorch has no gradient w.r.t. {input}, ours has \
-                 |g| up to {err:.3e} (must be exactly 0)"
+            out.push(format!(
+                "PyTorch has no gradient w.r.t. {input}, ours has |g| up to {err:.3e} \
+                 (must be exactly 0)"
             ));
         }
     }
+    out
+}
+
+fn trial<T: Float>(case: Arc<Case>, dtype: &'static str, tol: f64, log: Log) -> Trial {
+    Trial::test(format!("{}/{dtype}", case.name), move || {
+        let errors = run::<T>(&case)?;
+        let bad = violations(&errors, tol);
+        log.lock().unwrap().push(Measured {
+            case: case.name.clone(),
+            dtype,
+            errors,
+        });
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(Failed::from(bad.join("\n")))
+        }
+    })
+}
+
+fn failing(name: impl Into<String>, message: String) -> Trial {
+    Trial::test(name, move || Err(message.into()))
 }
 
 fn fmt_grads(e: &Errors) -> String {
     e.grads
         .iter()
-        .map(|&(n, err, has_ref)| {
-            if has_ref {
-                format!("{n} {err:.1e}")
-            } else {
-                format!(
-                    "{n} ={}",
-                    if err == 0.0 {
-                        "0".into()
-                    } else {
-                        format!("{err:.1e}")
-                    }
-                )
-            }
+        .map(|&(n, err, has_ref)| match (has_ref, err == 0.0) {
+            (true, _) => format!("{n} {err:.1e}"),
+            (false, true) => format!("{n} =0"),
+            (false, false) => format!("{n} ={err:.1e}"),
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-#[test]
-fn every_op_case_matches_pytorch_in_f64_and_f32() {
-    let Some(reference) = load_reference() else {
-        return;
-    };
-    let cases = reference["ops"]
-        .as_array()
-        .expect("torch_reference.json: `ops` must be an array of cases");
-    assert!(!cases.is_empty(), "torch_reference.json: `ops` is empty");
-    eprintln!(
-        "reference: {} ({} op cases)",
-        reference["source"].as_str().unwrap_or("?"),
-        cases.len()
-    );
-    eprintln!("error = max|ours - torch| / max(1, max|torch|); `=0` marks a gradient PyTorch does not have (ours must be exactly 0)");
-    eprintln!(
-        "{:<28} {:>9} {:>9} {:>9} {:>9}   per-input gradient errors (f64 | f32)",
-        "case", "fwd f64", "grad f64", "fwd f32", "grad f32"
-    );
+/// The worst errors of the run (one line per precision), and with `--nocapture` every
+/// case's, so the margin to the tolerance is visible without editing the test.
+fn report(log: &[Measured], all: bool) {
+    if all {
+        println!("\nerror = max|ours - torch| / max(1, max|torch|); `=0`: a gradient PyTorch does not have (ours must be exactly 0)");
+        println!(
+            "{:<28} {:<4} {:>9} {:>9}   per input",
+            "case", "", "forward", "grad"
+        );
+        for m in log {
+            println!(
+                "{:<28} {:<4} {:>9.2e} {:>9.2e}   {}",
+                m.case,
+                m.dtype,
+                m.errors.forward,
+                m.errors.worst_grad(),
+                fmt_grads(&m.errors)
+            );
+        }
+    }
+    for (dtype, tol) in [("f64", TOL_F64), ("f32", TOL_F32)] {
+        let worst = |f: fn(&Errors) -> f64| {
+            log.iter()
+                .filter(|m| m.dtype == dtype)
+                .map(|m| (f(&m.errors), m.case.as_str()))
+                .fold(
+                    (f64::NEG_INFINITY, "-"),
+                    |a, b| if b.0 > a.0 { b } else { a },
+                )
+        };
+        let (fwd, grad) = (worst(|e| e.forward), worst(Errors::worst_grad));
+        let n = log.iter().filter(|m| m.dtype == dtype).count();
+        if n > 0 {
+            println!(
+                "worst {dtype} error over {n} cases (tolerance {tol:e}): forward {:.2e} ({}), gradient {:.2e} ({})",
+                fwd.0, fwd.1, grad.0, grad.1
+            );
+        }
+    }
+}
 
-    let mut failures = Vec::new();
-    let mut unknown = Vec::new();
-    let mut seen = Vec::new();
+fn main() {
+    let args = Arguments::from_args();
+    let reference = load_reference();
+    let path = reference_path();
+    let cases = reference["ops"].as_array().unwrap_or_else(|| {
+        panic!(
+            "{}: `ops` must be an array of cases; {REGENERATE}",
+            path.display()
+        )
+    });
+    let log: Log = Arc::default();
+    let mut trials = Vec::new();
+    let mut seen = HashSet::new();
     for raw in cases {
         let name = raw["name"].as_str().unwrap_or("<unnamed>");
-        let Some(spec) = spec(name).filter(|s| s.in_reference) else {
-            unknown.push(name.to_string());
+        if !seen.insert(name) {
+            trials.push(failing(
+                format!("{name}/duplicate"),
+                format!("{}: more than one case named `{name}`", path.display()),
+            ));
+            continue;
+        }
+        let Some(spec) = spec(name) else {
+            trials.push(failing(
+                name,
+                format!(
+                    "{} has op case `{name}`, which this test does not know; add its \
+                     expression to tests/common/mod.rs (OPS and apply)",
+                    path.display()
+                ),
+            ));
             continue;
         };
-        seen.push(spec.name);
-        let case = match parse_case(raw, spec) {
-            Ok(c) => c,
-            Err(e) => {
-                failures.push(e);
-                continue;
+        match parse_case(raw, spec) {
+            Ok(case) => {
+                let case = Arc::new(case);
+                trials.push(trial::<f64>(case.clone(), "f64", TOL_F64, log.clone()));
+                trials.push(trial::<f32>(case, "f32", TOL_F32, log.clone()));
             }
-        };
-        let (e64, e32) = match (run::<f64>(&case), run::<f32>(&case)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        check(name, "f64", &e64, TOL_F64, &mut failures);
-        check(name, "f32", &e32, TOL_F32, &mut failures);
-        eprintln!(
-            "{:<28} {:>9.2e} {:>9.2e} {:>9.2e} {:>9.2e}   {} | {}",
-            name,
-            e64.forward,
-            e64.worst_grad().0,
-            e32.forward,
-            e32.worst_grad().0,
-            fmt_grads(&e64),
-            fmt_grads(&e32)
-        );
+            Err(e) => trials.push(failing(name, format!("{}: {e}", path.display()))),
+        }
     }
-    let missing: Vec<_> = OPS
-        .iter()
-        .filter(|s| s.in_reference && !seen.contains(&s.name))
-        .map(|s| s.name)
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("note: the reference has no case for {missing:?}");
-    }
-    if !unknown.is_empty() {
-        failures.push(format!(
-            "the reference has op cases this test does not know: {unknown:?}; add their \
-             expression to tests/common/mod.rs (OPS and apply)"
+    for spec in OPS.iter().filter(|s| !seen.contains(s.name)) {
+        trials.push(failing(
+            spec.name,
+            format!(
+                "{} has no case for `{}`; add it to scripts/torch_reference/generate.py and {REGENERATE}",
+                path.display(),
+                spec.name
+            ),
         ));
     }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s) against PyTorch:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    let conclusion = libtest_mimic::run(&args, trials);
+    if !args.list {
+        let mut log = log.lock().unwrap();
+        // Trials finish in any order; report in the table's.
+        log.sort_by_key(|m| {
+            let at = OPS.iter().position(|s| s.name == m.case);
+            (at, m.dtype != "f64")
+        });
+        report(&log, args.nocapture);
+    }
+    conclusion.exit();
 }

@@ -1,6 +1,6 @@
 //! Shared by the workspace-level correctness tests: the table of op expressions (one per
-//! case of `torch_reference.json`, plus the differentiable ops the reference does not
-//! cover), random inputs for them, and the reference loader.
+//! case of `tests/data/torch_reference.json`), random inputs for them, and the reference
+//! loader.
 //!
 //! Each test binary uses only part of this module.
 #![allow(dead_code)]
@@ -24,18 +24,17 @@ pub enum Domain {
     AwayFromZero,
 }
 
-/// One op of the table: its name (the reference case name where there is one) and its
-/// inputs, in the order [`apply`] takes them.
+/// One op of the table: its name (that of its reference case) and its inputs, in the order
+/// [`apply`] takes them.
 pub struct OpSpec {
     pub name: &'static str,
     pub inputs: &'static [(&'static str, &'static [usize], Domain)],
-    /// Whether `torch_reference.json` is expected to have this case.
-    pub in_reference: bool,
 }
 
 use Domain::{AwayFromZero, Normal, Positive};
 
-/// Targets of `cross_entropy` when the reference does not give them (5 rows, 4 classes).
+/// Targets of `cross_entropy` when the reference does not give them (5 rows, 4 classes);
+/// `CE_TARGETS` in the generator.
 pub const DEFAULT_TARGETS: &[usize] = &[0, 3, 1, 1, 2];
 
 const QKV: &[(&str, &[usize], Domain)] = &[
@@ -52,19 +51,12 @@ macro_rules! op {
         OpSpec {
             name: $name,
             inputs: $inputs,
-            in_reference: true,
-        }
-    };
-    ($name:literal, $inputs:expr, extra) => {
-        OpSpec {
-            name: $name,
-            inputs: $inputs,
-            in_reference: false,
         }
     };
 }
 
-/// Every op case: first those of the PyTorch reference, then the other differentiable ops.
+/// Every differentiable op, each with a case in the PyTorch reference (the generator,
+/// `scripts/torch_reference/generate.py`, uses the same names, shapes and domains).
 pub const OPS: &[OpSpec] = &[
     op!(
         "matmul",
@@ -116,62 +108,57 @@ pub const OPS: &[OpSpec] = &[
     op!("softmax_attention", QKV),
     op!("argmax_attention", QKV),
     op!("quadratic_kernel_attention", QKV),
-    // Not in the reference: the rest of the differentiable op set.
     op!(
         "matmul_a_t_b_t",
-        &[("a", &[13, 7], Normal), ("b", &[5, 13], Normal)],
-        extra
+        &[("a", &[13, 7], Normal), ("b", &[5, 13], Normal)]
     ),
-    op!("matmul_self_b_t", &[("x", &[4, 3], Normal)], extra),
+    op!("matmul_self_b_t", &[("x", &[4, 3], Normal)]),
     op!(
         "add_col_row_broadcast",
-        &[("c", &[4, 1], Normal), ("r", &[1, 6], Normal)],
-        extra
+        &[("c", &[4, 1], Normal), ("r", &[1, 6], Normal)]
     ),
     op!(
         "mul_col_row_broadcast",
-        &[("c", &[4, 1], Normal), ("r", &[1, 6], Normal)],
-        extra
+        &[("c", &[4, 1], Normal), ("r", &[1, 6], Normal)]
     ),
     op!(
         "div_col_row_broadcast",
-        &[("c", &[4, 1], Normal), ("r", &[1, 6], Positive)],
-        extra
+        &[("c", &[4, 1], Normal), ("r", &[1, 6], Positive)]
     ),
-    op!("add_scalar", X34, extra),
-    op!("rsub_scalar", X34, extra),
-    op!("powi3", X34, extra),
-    op!("abs", &[("x", &[3, 4], AwayFromZero)], extra),
-    op!("mean_rows_keepdim", X34, extra),
-    op!("sum_axis_rank3", &[("x", &[2, 3, 4], Normal)], extra),
+    op!("add_scalar", X34),
+    op!("rsub_scalar", X34),
+    op!("powi3", X34),
+    op!("powi_neg2", &[("x", &[3, 4], Positive)]),
+    op!("abs", &[("x", &[3, 4], AwayFromZero)]),
+    op!("mean_rows_keepdim", X34),
+    op!("sum_axis_rank3", &[("x", &[2, 3, 4], Normal)]),
     // Square operands: an [n, 1] column has as many elements as a row of [n, n].
-    op!("sum_rows_square", &[("x", &[4, 4], Normal)], extra),
-    op!("row_normalise_square", &[("x", &[4, 4], Normal)], extra),
-    op!("center_rows_square", &[("x", &[4, 4], Normal)], extra),
-    op!("max_all", X34, extra),
-    op!("max_axis0", X34, extra),
-    op!("max_axis1_keepdim", X34, extra),
-    op!("reshape", X34, extra),
+    op!("sum_rows_square", &[("x", &[4, 4], Normal)]),
+    op!("row_normalise_square", &[("x", &[4, 4], Normal)]),
+    op!("center_rows_square", &[("x", &[4, 4], Normal)]),
+    op!("max_all", X34),
+    op!("max_axis0", X34),
+    op!("max_axis1_keepdim", X34),
+    op!("reshape", X34),
     op!(
         "concat_axis1",
-        &[("a", &[2, 3], Normal), ("b", &[2, 2], Normal)],
-        extra
+        &[("a", &[2, 3], Normal), ("b", &[2, 2], Normal)]
     ),
     op!(
         "concat_axis0_reused",
-        &[("a", &[2, 3], Normal), ("b", &[1, 3], Normal)],
-        extra
+        &[("a", &[2, 3], Normal), ("b", &[1, 3], Normal)]
     ),
-    op!("index_select_rows", &[("x", &[4, 3], Normal)], extra),
-    op!("gather_cols", &[("x", &[4, 3], Normal)], extra),
-    op!("mul_mask", X34, extra),
-    op!("masked_fill", X34, extra),
+    op!("narrow_cols", &[("x", &[4, 5], Normal)]),
+    op!("narrow_rows", &[("x", &[4, 5], Normal)]),
+    op!("index_select_rows", &[("x", &[4, 3], Normal)]),
+    op!("gather_cols", &[("x", &[4, 3], Normal)]),
+    op!("mul_mask", X34),
+    op!("masked_fill", X34),
     op!(
         "linear_no_bias",
-        &[("x", &[4, 5], Normal), ("w", &[3, 5], Normal)],
-        extra
+        &[("x", &[4, 5], Normal), ("w", &[3, 5], Normal)]
     ),
-    op!("softmax_large_logits", &[("x", &[2, 3], Normal)], extra),
+    op!("softmax_large_logits", &[("x", &[2, 3], Normal)]),
 ];
 
 /// The table entry called `name`.
@@ -228,6 +215,7 @@ pub fn apply<T: Float>(name: &str, v: &[Var<T>], targets: &[usize]) -> Var<T> {
         "add_scalar" => &v[0] + c::<T>(1.5),
         "rsub_scalar" => (-&v[0]).add_scalar(c(1.5)),
         "powi3" => v[0].powi(3),
+        "powi_neg2" => v[0].powi(-2),
         "abs" => v[0].abs(),
         "mean_rows_keepdim" => v[0].mean_axis(1, true),
         "sum_axis_rank3" => v[0].sum_axis(1, false),
@@ -243,6 +231,8 @@ pub fn apply<T: Float>(name: &str, v: &[Var<T>], targets: &[usize]) -> Var<T> {
         "reshape" => v[0].reshape([4, 3]).square(),
         "concat_axis1" => Var::concat(&[&v[0], &v[1]], 1),
         "concat_axis0_reused" => Var::concat(&[&v[0], &v[1], &v[0]], 0),
+        "narrow_cols" => v[0].narrow(1, 1, 4),
+        "narrow_rows" => v[0].narrow(0, 2, 4),
         "index_select_rows" => v[0].index_select_rows(&[2, 0, 2, 3]),
         "gather_cols" => v[0].gather_cols(&[2, 0, 1, 1]),
         "mul_mask" => v[0].mul_mask(&mask34()),
@@ -296,36 +286,28 @@ pub fn random_inputs(spec: &OpSpec, seed: u64) -> Vec<Tensor<f64>> {
         .collect()
 }
 
-/// The reference file: `$FERROGRAD_REFERENCE`, else `<workspace>/../shared/reference/`.
+/// The op reference, committed in the repository.
 pub fn reference_path() -> PathBuf {
-    match std::env::var_os("FERROGRAD_REFERENCE") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("shared")
-            .join("reference")
-            .join("torch_reference.json"),
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch_reference.json")
 }
 
-/// The parsed reference, or `None` (after saying why on stderr) when it is absent.
-/// A file that exists but does not parse is an error, not a skip.
-pub fn load_reference() -> Option<Value> {
+/// How to rebuild the reference files, for failure messages.
+pub const REGENERATE: &str = "regenerate it with `python -m venv .venv && .venv/bin/pip install \
+     -r scripts/torch_reference/requirements.txt && .venv/bin/python \
+     scripts/torch_reference/generate.py` (see tests/data/README.md)";
+
+/// The parsed reference. Panics, naming the file, when it is missing or not JSON: a
+/// correctness test without its data must not pass.
+pub fn load_reference() -> Value {
     let path = reference_path();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: PyTorch reference not found at {} ({e}); set FERROGRAD_REFERENCE \
-                 to the path of torch_reference.json to run this test",
-                path.display()
-            );
-            return None;
-        }
-    };
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
-    Some(value)
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the PyTorch reference {}: {e}; {REGENERATE}",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{}: invalid JSON ({e}); {REGENERATE}", path.display()))
 }
 
 /// A `{shape, data}` object as an f64 tensor.
