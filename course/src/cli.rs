@@ -18,7 +18,7 @@ pub struct RunArgs {
     /// A few-second run with smaller sizes (what CI runs); the default is the full run.
     #[arg(long)]
     pub quick: bool,
-    /// Where outputs go; defaults to results/<example> (results/quick/<example> with
+    /// Where outputs go; defaults to `results/<example>` (`results/quick/<example>` with
     /// --quick, so a quick run never overwrites a full one).
     #[arg(long)]
     pub out: Option<PathBuf>,
