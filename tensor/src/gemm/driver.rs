@@ -59,9 +59,11 @@ impl<'a, E> CView<'a, E> {
     pub(crate) fn sub(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
         assert!(r0 + rows <= self.rows && c0 + cols <= self.cols);
         CView {
-            // SAFETY: `(r0, c0)` is inside the view (asserted; when the sub-view is empty
-            // the offset is at most one past the end), so the offset stays in the slice.
-            ptr: unsafe { self.ptr.add(r0 * self.rs + c0) },
+            // `wrapping_add`: for an empty sub-view at the bottom edge `r0 * rs` can lie
+            // beyond one-past-the-end of C, where `add` would be undefined behaviour; the
+            // pointer is only dereferenced for the elements of a non-empty view, which are
+            // inside C (asserted above).
+            ptr: self.ptr.wrapping_add(r0 * self.rs + c0),
             rows,
             cols,
             rs: self.rs,

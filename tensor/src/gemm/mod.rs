@@ -67,6 +67,9 @@ pub mod testing {
 ///
 /// `t()` swaps the roles of rows and columns, which is how a transposed operand reaches
 /// the GEMM: the packing routines read through the strides, so nothing is copied.
+///
+/// Any strides are accepted, zero included: `row_stride == 0` repeats one row (a
+/// broadcast bias, say), `col_stride == 0` one column.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
     /// Backing storage.
@@ -192,8 +195,9 @@ impl<'a, T> MatMut<'a, T> {
 /// being read, so it may hold garbage (even NaN) on entry, as in BLAS. With `alpha == 0`
 /// (or `k == 0`) neither `A` nor `B` is read and `C` becomes `beta * C`.
 ///
-/// Panics if the shapes do not fit, naming all three, or if a view addresses elements
-/// outside its slice (or a `MatMut` has `row_stride < cols`).
+/// Panics if the shapes do not fit, naming all three, if a view addresses elements
+/// outside its slice, or if a `MatMut` of several rows has `row_stride < cols` (zero
+/// included: its rows would overlap).
 #[track_caller]
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     assert!(
@@ -205,6 +209,16 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         b.cols,
         c.rows,
         c.cols
+    );
+    // Checked on its own for a clear message: a zero (or short) row stride is a valid
+    // broadcast for a read-only view, but would make C's rows alias one another.
+    assert!(
+        c.rows <= 1 || c.row_stride >= c.cols,
+        "gemm: C's rows overlap: a MatMut needs row_stride >= cols, got row_stride {} \
+         for {} columns ({} rows)",
+        c.row_stride,
+        c.cols,
+        c.rows
     );
     assert!(
         a.in_bounds() && b.in_bounds() && c.in_bounds(),
