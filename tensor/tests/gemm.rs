@@ -24,6 +24,7 @@ impl Drop for Restore {
         gemm::set_num_threads(0);
         gemm::testing::set_small_path(true);
         gemm::testing::set_min_fmas_per_thread(None);
+        gemm::testing::set_blocking(None);
     }
 }
 
@@ -660,4 +661,40 @@ fn in_place_operands_in_exactly_sized_slices() {
             check_strided::<f64>(&mut rng, (m, n, k), (1, m), (n + 3, 1), ctx);
         }
     });
+}
+
+#[test]
+fn tiny_blocks_cross_every_boundary() {
+    // The blocking comes from this machine's caches, so the shapes that cross KC, MC and
+    // NC differ between machines; forced tiny blocks make every product cross all of
+    // them (odd KC included) on any machine.
+    let mut rng = Lcg(13);
+    for_each_config("tiny_blocks_cross_every_boundary", |ctx| {
+        for (kc, mc, nc) in [(7, 1, 1), (16, 30, 40), (1, 100, 100)] {
+            gemm::testing::set_blocking(Some((kc, mc, nc)));
+            for (m, n, k) in [(65, 65, 65), (100, 70, 37), (29, 130, 20)] {
+                check_shape::<f32>(&mut rng, m, n, k, 1, ctx);
+                check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+            }
+        }
+        gemm::testing::set_blocking(None);
+    });
+}
+
+#[test]
+fn blocking_follows_the_caches() {
+    let _guard = lock();
+    let _restore = Restore;
+    let c = gemm::cache_sizes();
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        for (b, e) in [(gemm::blocking::<f32>(), 4), (gemm::blocking::<f64>(), 8)] {
+            assert!(b.mc % b.mr == 0 && b.nc % b.nr == 0, "{kernel}: {b:?}");
+            assert!(
+                (b.mr + b.nr) * b.kc * e <= c.l1d,
+                "{kernel}: {b:?} vs {c:?}"
+            );
+            assert!(b.mc * b.kc * e <= c.l2, "{kernel}: {b:?} vs {c:?}");
+        }
+    }
 }

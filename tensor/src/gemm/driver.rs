@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 
+use super::cache::Blocking;
 use super::dispatch::{self, Elem, Spec};
 use super::kernels::MAX_TILE;
 use super::{pack, small, threading, MatMut, MatRef};
@@ -184,7 +185,8 @@ fn choose_modes<E>(
 /// threading code splits so that a packed operand is not packed again by every thread.
 pub(crate) fn packs<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (bool, bool) {
     let k = a.cols.max(1);
-    let kc = k.div_ceil(k.div_ceil(spec.kc));
+    let kc = spec.blocking().kc;
+    let kc = k.div_ceil(k.div_ceil(kc));
     let (am, bm) = choose_modes(spec, kc, a, b);
     (am == Mode::Packed, bm == Mode::Packed)
 }
@@ -205,13 +207,11 @@ pub(crate) fn run_seq<E: Elem>(
     let Spec {
         mr,
         nr,
-        kc,
-        mc,
-        nc,
         ukr,
         ukr_half,
         ..
     } = *spec;
+    let Blocking { kc, mc, nc, .. } = spec.blocking();
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
     // Balance the KC slices (k = 784 → 2 × 392, not 512 + 272; with KC = 256 it would be
     // 4 × 196, not 3 × 256 + 16): a thin last slice pays a full C-tile load/store for a

@@ -30,6 +30,7 @@
 //!   undefined behaviour;
 //! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores).
 
+mod cache;
 mod dispatch;
 mod driver;
 mod kernels;
@@ -37,7 +38,10 @@ mod pack;
 mod small;
 mod threading;
 
-pub use dispatch::{available_kernels, kernel, set_kernel, try_set_kernel, Kernel, KernelError};
+pub use cache::{cache_sizes, Blocking, CacheSizes};
+pub use dispatch::{
+    available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
+};
 pub use threading::{num_threads, set_num_threads};
 
 use crate::{DType, Float};
@@ -51,6 +55,15 @@ pub mod testing {
     /// tiny shapes through the packed driver.
     pub fn set_small_path(enabled: bool) {
         super::small::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Forces KC, MC, NC for every kernel (`None` returns to the sizes derived from the
+    /// caches), so tests can make tiny shapes cross every block boundary.
+    pub fn set_blocking(kc_mc_nc: Option<(usize, usize, usize)>) {
+        let (kc, mc, nc) = kc_mc_nc.unwrap_or((0, 0, 0));
+        for (slot, v) in super::dispatch::BLOCKING_OVERRIDE.iter().zip([kc, mc, nc]) {
+            slot.store(v, Ordering::Relaxed);
+        }
     }
 
     /// Sets the minimum multiply-adds per thread (`None` restores the tuned default), so

@@ -35,9 +35,6 @@ pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Avx2,
     mr: 6,
     nr: 16,
-    kc: 512,
-    mc: 96,
-    nc: 2048,
     ukr: ukr_f32,
     ukr_half: Some(ukr_f32_half),
 };
@@ -47,9 +44,6 @@ pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Avx2,
     mr: 6,
     nr: 8,
-    kc: 512,
-    mc: 48,
-    nc: 1024,
     ukr: ukr_f64,
     ukr_half: Some(ukr_f64_half),
 };

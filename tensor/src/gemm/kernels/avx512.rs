@@ -25,9 +25,6 @@ pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Avx512,
     mr: 14,
     nr: 32,
-    kc: 128,
-    mc: 504,
-    nc: 4096,
     ukr: ukr_f32,
     ukr_half: Some(ukr_f32_half),
 };
@@ -37,9 +34,6 @@ pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Avx512,
     mr: 14,
     nr: 16,
-    kc: 128,
-    mc: 252,
-    nc: 2048,
     ukr: ukr_f64,
     ukr_half: Some(ukr_f64_half),
 };

@@ -18,9 +18,6 @@ pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Neon,
     mr: 8,
     nr: 8,
-    kc: 256,
-    mc: 128,
-    nc: 4096,
     ukr: ukr_f32,
     ukr_half: Some(ukr_f32_half),
 };
@@ -30,9 +27,6 @@ pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Neon,
     mr: 8,
     nr: 4,
-    kc: 256,
-    mc: 128,
-    nc: 2048,
     ukr: ukr_f64,
     ukr_half: Some(ukr_f64_half),
 };

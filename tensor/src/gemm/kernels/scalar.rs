@@ -13,9 +13,6 @@ pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
     nr: NR,
-    kc: 256,
-    mc: 128,
-    nc: 4096,
     ukr: ukr::<f32>,
     ukr_half: None,
 };
@@ -25,9 +22,6 @@ pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
     nr: NR,
-    kc: 256,
-    mc: 128,
-    nc: 2048,
     ukr: ukr::<f64>,
     ukr_half: None,
 };
