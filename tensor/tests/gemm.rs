@@ -689,7 +689,10 @@ fn blocking_follows_the_caches() {
     for kernel in gemm::available_kernels() {
         gemm::set_kernel(Some(kernel));
         for (b, e) in [(gemm::blocking::<f32>(), 4), (gemm::blocking::<f64>(), 8)] {
-            assert!(b.mc % b.mr == 0 && b.nc % b.nr == 0, "{kernel}: {b:?}");
+            assert!(
+                b.mc.is_multiple_of(b.mr) && b.nc.is_multiple_of(b.nr),
+                "{kernel}: {b:?}"
+            );
             assert!(
                 (b.mr + b.nr) * b.kc * e <= c.l1d,
                 "{kernel}: {b:?} vs {c:?}"

@@ -235,8 +235,11 @@ mod tests {
             for (mr, nr, e) in [(14, 32, 4), (14, 16, 8), (6, 16, 4), (6, 8, 8), (4, 4, 8)] {
                 let b = derive(&c, mr, nr, e);
                 assert!((mr + nr) * b.kc * e <= c.l1d, "{b:?} {c:?}");
-                assert!(b.mc * b.kc * e <= c.l2 / 2 && b.mc % mr == 0, "{b:?} {c:?}");
-                assert!(b.nc % nr == 0 && b.nc >= 4 * nr, "{b:?} {c:?}");
+                assert!(
+                    b.mc * b.kc * e <= c.l2 / 2 && b.mc.is_multiple_of(mr),
+                    "{b:?} {c:?}"
+                );
+                assert!(b.nc.is_multiple_of(nr) && b.nc >= 4 * nr, "{b:?} {c:?}");
             }
         }
         // The ones printed by bench_gemm exist: sysfs, CPUID or the default.
