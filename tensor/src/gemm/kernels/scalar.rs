@@ -8,7 +8,7 @@ use crate::Float;
 const MR: usize = 4;
 const NR: usize = 4;
 
-/// f32: KC·NR·4 B = 4 KiB B panel in L1; MC·KC·4 B = 128 KiB A block in L2.
+/// f32: 4×4 tile (block sizes from the caches, see `gemm::cache`).
 pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
@@ -17,7 +17,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     ukr_half: None,
 };
 
-/// f64: same tile, twice the bytes (8 KiB B panel, 256 KiB A block).
+/// f64: the same tile.
 pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
