@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 
+use super::cache::Blocking;
 use super::dispatch::{self, Elem, Spec};
 use super::kernels::MAX_TILE;
 use super::{pack, small, threading, MatMut, MatRef};
@@ -59,9 +60,11 @@ impl<'a, E> CView<'a, E> {
     pub(crate) fn sub(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
         assert!(r0 + rows <= self.rows && c0 + cols <= self.cols);
         CView {
-            // SAFETY: `(r0, c0)` is inside the view (asserted; when the sub-view is empty
-            // the offset is at most one past the end), so the offset stays in the slice.
-            ptr: unsafe { self.ptr.add(r0 * self.rs + c0) },
+            // `wrapping_add`: for an empty sub-view at the bottom edge `r0 * rs` can lie
+            // beyond one-past-the-end of C, where `add` would be undefined behaviour; the
+            // pointer is only dereferenced for the elements of a non-empty view, which are
+            // inside C (asserted above).
+            ptr: self.ptr.wrapping_add(r0 * self.rs + c0),
             rows,
             cols,
             rs: self.rs,
@@ -182,7 +185,8 @@ fn choose_modes<E>(
 /// threading code splits so that a packed operand is not packed again by every thread.
 pub(crate) fn packs<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (bool, bool) {
     let k = a.cols.max(1);
-    let kc = k.div_ceil(k.div_ceil(spec.kc));
+    let kc = spec.blocking().kc;
+    let kc = k.div_ceil(k.div_ceil(kc));
     let (am, bm) = choose_modes(spec, kc, a, b);
     (am == Mode::Packed, bm == Mode::Packed)
 }
@@ -203,13 +207,11 @@ pub(crate) fn run_seq<E: Elem>(
     let Spec {
         mr,
         nr,
-        kc,
-        mc,
-        nc,
         ukr,
         ukr_half,
         ..
     } = *spec;
+    let Blocking { kc, mc, nc, .. } = spec.blocking();
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
     // Balance the KC slices (k = 784 → 2 × 392, not 512 + 272; with KC = 256 it would be
     // 4 × 196, not 3 × 256 + 16): a thin last slice pays a full C-tile load/store for a
