@@ -134,6 +134,7 @@ macro_rules! simd_kernel {
                     let mut left = k;
                     // Unrolled by two: more independent work per iteration, half the
                     // loop overhead.
+                    // ANCHOR: simd_step
                     while left >= 2 {
                         let mut bv = [$zero; NV];
                         for v in 0..NV {
@@ -159,6 +160,7 @@ macro_rules! simd_kernel {
                         bp = bp.add(2 * rs_b);
                         left -= 2;
                     }
+                    // ANCHOR_END: simd_step
                     if left == 1 {
                         let mut bv = [$zero; NV];
                         for v in 0..NV {
