@@ -41,6 +41,7 @@ impl<'a, T: Float> BackwardCtx<'a, T> {
 /// A backward rule: reads the context, adds each input's gradient into the sink.
 pub type BackwardFn<T> = Box<dyn Fn(&BackwardCtx<'_, T>, &mut GradSink<'_, T>)>;
 
+// ANCHOR: node
 /// How a non-leaf value was made: the op, its inputs, and its backward rule.
 pub(crate) struct GradFn<T: Float> {
     pub(crate) inputs: Vec<Var<T>>,
@@ -56,6 +57,7 @@ pub(crate) struct Node<T: Float> {
     pub(crate) is_leaf: bool,
     pub(crate) op: &'static str,
 }
+// ANCHOR_END: node
 
 impl<T: Float> Drop for Node<T> {
     /// Unlinks the graph iteratively: the default recursive drop of a long chain of
@@ -92,7 +94,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// let grads = y.backward();
 /// assert_eq!(grads.get(&x).unwrap().data(), &[2.0, 4.0, 6.0]); // ∂y/∂x = 2x
 /// ```
+// ANCHOR: var
 pub struct Var<T: Float>(pub(crate) Rc<Node<T>>);
+// ANCHOR_END: var
 
 impl<T: Float> Clone for Var<T> {
     fn clone(&self) -> Self {
