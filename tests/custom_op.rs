@@ -26,8 +26,9 @@ use ferrograd::tensor::{Float, Tensor};
 pub fn silu<T: Float>(x: &Var<T>) -> Var<T> {
     // ANCHOR: silu_forward
     // Forward, on plain tensors: nothing here is recorded.
-    let s = x.value().sigmoid(); // σ(x), kept for backward
-    let value = &*x.value() * &s; // x · σ(x)
+    // s = σ(x) is kept for backward; the output is x · σ(x).
+    let s = x.value().sigmoid();
+    let value = &*x.value() * &s;
     // ANCHOR_END: silu_forward
     // ANCHOR: silu_record
     Var::from_op("silu", value, &[x], move |ctx, sink| {
@@ -116,7 +117,12 @@ fn silu_matches_values_worked_out_by_hand() {
         e * (2.0 + e) / ((1.0 + e) * (1.0 + e)),
     ];
     let grads = y.sum().backward();
-    assert_close(grads.get(&x).unwrap().data(), &expected_dx, 1e-15, "dsilu/dx");
+    assert_close(
+        grads.get(&x).unwrap().data(),
+        &expected_dx,
+        1e-15,
+        "dsilu/dx",
+    );
 }
 // ANCHOR_END: test_by_hand
 
@@ -240,7 +246,11 @@ fn sum_n_gives_each_term_a_gradient_of_its_own_shape() {
     let (a, b, c) = (Var::leaf(a), Var::leaf(b), Var::constant(c));
     let grads = sum_n(&[&a, &b, &c]).sum().backward();
     assert_eq!(grads.get(&a).unwrap().data(), &[1.0; 12]);
-    assert_eq!(grads.get(&b).unwrap().data(), &[4.0; 3], "summed over 4 rows");
+    assert_eq!(
+        grads.get(&b).unwrap().data(),
+        &[4.0; 3],
+        "summed over 4 rows"
+    );
     assert!(grads.get(&c).is_none(), "constants get no gradient");
 }
 // ANCHOR_END: test_sum_n
@@ -263,7 +273,7 @@ fn normalise_ids(dot: &str) -> String {
     let mut names: Vec<String> = Vec::new();
     let mut out = String::new();
     let mut rest = dot;
-    while let Some(pos) = rest.find(|c: char| c == 'n') {
+    while let Some(pos) = rest.find('n') {
         let (before, after) = rest.split_at(pos);
         out.push_str(before);
         let digits = after[1..]
@@ -303,7 +313,8 @@ fn engine_graph_dot_is_the_committed_one() {
     for op in ["matmul", "add", "relu", "sub", "square", "mean"] {
         assert!(dot.contains(op), "{op} missing from\n{dot}");
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/engine_graph.dot");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/img/engine_graph.dot");
     if std::env::var_os("FERROGRAD_BLESS").is_some() {
         std::fs::write(&path, &dot).unwrap();
         return;
