@@ -310,7 +310,7 @@ fn normalise_ids(dot: &str) -> String {
 #[test]
 fn engine_graph_dot_is_the_committed_one() {
     let dot = normalise_ids(&engine_graph().to_dot());
-    for op in ["matmul", "add", "relu", "sub", "square", "mean"] {
+    for op in ["matmul", "add", "relu", "sub", "square", "sum", "scale"] {
         assert!(dot.contains(op), "{op} missing from\n{dot}");
     }
     let path =
