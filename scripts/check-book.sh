@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the book and fails on what mdBook only warns about, or does not check at all:
-#   1. `mdbook build book` must exit 0 and print no WARN/ERROR line (a missing anchor is
-#      only a warning for mdBook, and the listing silently comes out empty);
+#   1. `mdbook build book` must exit 0 and print no WARN/ERROR line (a missing include
+#      file is only an ERROR line for mdBook 0.5.4, which still exits 0);
 #   2. every {{#include}} / {{#rustdoc_include}} must name an existing file and, if it
 #      names an anchor, a file with both `ANCHOR: name` and `ANCHOR_END: name` and at
-#      least one line between them;
+#      least one line between them (mdBook 0.5.4 says nothing about a missing anchor: the
+#      listing just comes out empty);
 #   3. every relative link and image in book/src must point to an existing file, and a
 #      `#fragment` on a link to a chapter must match a heading of that chapter (ids as
 #      mdBook makes them).
