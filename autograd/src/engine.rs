@@ -328,6 +328,24 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_sees_how_many_inputs_it_was_recorded_with() {
+        // An n-ary op as a user would write it: the rule loops over ctx.num_inputs().
+        let terms: Vec<Var<f64>> = (0..3).map(|i| leaf(&[i as f64])).collect();
+        let refs: Vec<&Var<f64>> = terms.iter().collect();
+        let value = Tensor::from_slice(&[3.0], [1]);
+        let y = Var::from_op("sum3", value, &refs, |ctx, sink| {
+            assert_eq!(ctx.num_inputs(), 3);
+            for i in 0..ctx.num_inputs() {
+                sink.add(i, ctx.grad_out.scale((i + 1) as f64));
+            }
+        });
+        let g = y.sum().backward();
+        for (i, t) in terms.iter().enumerate() {
+            assert_eq!(g.get(t).unwrap().data(), &[(i + 1) as f64]);
+        }
+    }
+
+    #[test]
     fn deep_chain_does_not_overflow_the_stack() {
         let x = leaf(&[1.0]);
         let mut y = x.clone();
