@@ -10,8 +10,11 @@
 #      `#fragment` on a link to a chapter must match a heading of that chapter (ids as
 #      mdBook makes them).
 #
-# Needs mdBook on PATH and python3. Install mdBook as CI does (about 4 minutes on 2 cores):
+# Needs mdBook on PATH and python3 (stdlib only). Install mdBook with
 #   cargo install mdbook --locked --version 0.5.4
+# (measured: 1062 s with CARGO_BUILD_JOBS=1 on the 2-core machine while other builds ran;
+# an idle machine with both cores should need well under that). graphviz's `dot` is only
+# needed to re-render book/src/img/engine_graph.svg, not by this script.
 # (mdbook-linkcheck 0.7.7, its latest release, depends on mdBook 0.4 and pulls in an HTTP
 # client and tokio; rather than pin mdBook to 0.4 for it, checks 2 and 3 are done here.)
 #
