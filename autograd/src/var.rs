@@ -10,6 +10,7 @@ use ferrograd_tensor::{Float, Shape, Tensor};
 use crate::engine::GradSink;
 use crate::grad_mode::is_grad_enabled;
 
+// ANCHOR: backward_ctx
 /// What a backward rule sees: the gradient arriving at the op's output, the output itself
 /// (so `exp`, `sigmoid`, `softmax` need not save a copy), and the op's inputs.
 pub struct BackwardCtx<'a, T: Float> {
@@ -21,15 +22,26 @@ pub struct BackwardCtx<'a, T: Float> {
 }
 
 impl<'a, T: Float> BackwardCtx<'a, T> {
-    /// The forward value of input `i`.
+    /// The forward value of input `i` (`0..num_inputs()`, in the order the inputs were
+    /// given to [`Var::from_op`]).
     pub fn input(&self, i: usize) -> Ref<'a, Tensor<T>> {
         self.inputs[i].value()
     }
+
+    /// How many inputs the op was recorded with: the length of the `inputs` slice given to
+    /// [`Var::from_op`]. A rule for an op with a variable number of inputs (a concat, a
+    /// sum of n terms) loops over `0..ctx.num_inputs()`; the [`GradSink`] uses the same
+    /// indices.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
 }
+// ANCHOR_END: backward_ctx
 
 /// A backward rule: reads the context, adds each input's gradient into the sink.
 pub type BackwardFn<T> = Box<dyn Fn(&BackwardCtx<'_, T>, &mut GradSink<'_, T>)>;
 
+// ANCHOR: node
 /// How a non-leaf value was made: the op, its inputs, and its backward rule.
 pub(crate) struct GradFn<T: Float> {
     pub(crate) inputs: Vec<Var<T>>,
@@ -45,6 +57,7 @@ pub(crate) struct Node<T: Float> {
     pub(crate) is_leaf: bool,
     pub(crate) op: &'static str,
 }
+// ANCHOR_END: node
 
 impl<T: Float> Drop for Node<T> {
     /// Unlinks the graph iteratively: the default recursive drop of a long chain of
@@ -81,7 +94,9 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 /// let grads = y.backward();
 /// assert_eq!(grads.get(&x).unwrap().data(), &[2.0, 4.0, 6.0]); // ∂y/∂x = 2x
 /// ```
+// ANCHOR: var
 pub struct Var<T: Float>(pub(crate) Rc<Node<T>>);
+// ANCHOR_END: var
 
 impl<T: Float> Clone for Var<T> {
     fn clone(&self) -> Self {
@@ -116,8 +131,50 @@ impl<T: Float> Var<T> {
         Self::new_node(value, true, None, "leaf")
     }
 
-    /// Records the result of an op. If grad mode is off or no input requires a gradient,
-    /// the result is a constant and nothing is kept for backward.
+    /// Records the result of an op: the way to add a differentiable op, inside the crate
+    /// or outside it (the equivalent of PyTorch's `torch.autograd.Function`).
+    ///
+    /// - `op` names the op in error messages and in [`to_dot`](Var::to_dot);
+    /// - `value` is the output, computed by the caller on plain [`Tensor`]s;
+    /// - `inputs` are the values the output was computed from, in the order the rule
+    ///   refers to them (`ctx.input(i)`, `sink.add(i, ..)`);
+    /// - `backward` receives ∂loss/∂output in `ctx.grad_out` and adds ∂loss/∂input `i` to
+    ///   `sink` for each input `i` that [`wants`](GradSink::wants) one. The sink sums a
+    ///   gradient of the output's (broadcast) shape back to the input's shape and adds it
+    ///   to what other uses of that input contributed, so a rule does neither.
+    ///
+    /// If grad mode is off or no input requires a gradient, the result is a constant and
+    /// nothing is kept for backward (the closure is dropped unused).
+    ///
+    /// A cube op, `y = x³` with `dy/dx = 3x²`, written outside the crate:
+    ///
+    /// ```
+    /// use ferrograd_autograd::{assert_gradcheck, Var};
+    /// use ferrograd_tensor::Tensor;
+    ///
+    /// fn cube(x: &Var<f64>) -> Var<f64> {
+    ///     let value = x.value().powi(3);
+    ///     Var::from_op("cube", value, &[x], |ctx, sink| {
+    ///         // ∂L/∂x = ∂L/∂y · 3x²
+    ///         let x = ctx.input(0);
+    ///         let grad = ctx.grad_out.zip_with(&x, "cube_backward", |g, x| g * 3.0 * x * x);
+    ///         sink.add(0, grad);
+    ///     })
+    /// }
+    ///
+    /// let x = Var::leaf(Tensor::from_vec(vec![1.0, -2.0], [2]));
+    /// let grads = cube(&x).sum().backward();
+    /// assert_eq!(grads.get(&x).unwrap().data(), &[3.0, 12.0]);
+    ///
+    /// // The rule agrees with central differences:
+    /// let at = Tensor::from_vec(vec![0.5, -1.5, 2.0], [3]);
+    /// assert_gradcheck("cube", |v| cube(&v[0]), &[at]);
+    ///
+    /// // Nothing is recorded when no input needs a gradient:
+    /// let c = Var::constant(Tensor::from_vec(vec![2.0], [1]));
+    /// assert!(cube(&c).is_leaf() && !cube(&c).requires_grad());
+    /// ```
+    // ANCHOR: from_op
     pub fn from_op(
         op: &'static str,
         value: Tensor<T>,
@@ -133,6 +190,7 @@ impl<T: Float> Var<T> {
         };
         Self::new_node(value, true, Some(grad_fn), op)
     }
+    // ANCHOR_END: from_op
 
     /// A unique id; [`Gradients`](crate::Gradients) are keyed by it.
     pub fn id(&self) -> usize {

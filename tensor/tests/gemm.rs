@@ -116,6 +116,7 @@ fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize
             let b = Operand::<T>::new(rng, k, n, tb);
             for (alpha, beta) in ALPHA_BETA {
                 let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                // ANCHOR: nan_fill
                 // beta == 0 must not read C: fill it with NaN (padding with a sentinel).
                 let mut c: Vec<T> = if beta == T::ZERO {
                     (0..m * ldc)
@@ -130,6 +131,7 @@ fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize
                 } else {
                     rng.vec(m * ldc)
                 };
+                // ANCHOR_END: nan_fill
                 // A MatMut of m rows needs (m-1)*ldc + n elements; give it exactly that.
                 let len = if m == 0 { 0 } else { (m - 1) * ldc + n };
                 let want = naive(alpha, &a, &b, beta, &c, ldc);
@@ -181,6 +183,7 @@ fn report(test: &str, ran: &[Kernel]) {
     );
 }
 
+// ANCHOR: for_each_config
 /// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off).
 #[track_caller]
 fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
@@ -204,6 +207,8 @@ fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
     }
     report(test, &ran);
 }
+
+// ANCHOR_END: for_each_config
 
 #[test]
 fn all_small_shapes() {

@@ -163,6 +163,7 @@ pub fn try_set_kernel(kernel: Option<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
+// ANCHOR: kernel_choice
 /// The kernel the next `gemm` call will use.
 ///
 /// Panics on first use if `FERROGRAD_GEMM_KERNEL` names an unknown or unsupported kernel.
@@ -198,7 +199,9 @@ fn best() -> Kernel {
         .find(|k| k.is_available())
         .unwrap_or(Kernel::Scalar)
 }
+// ANCHOR_END: kernel_choice
 
+// ANCHOR: spec
 /// Everything the driver needs to know about one kernel for one element type.
 pub(crate) struct Spec<E: 'static> {
     /// Which kernel family this is (also selects the small-product loops).
@@ -213,6 +216,7 @@ pub(crate) struct Spec<E: 'static> {
     /// An MR×(NR/2) micro-kernel for a last B panel of at most NR/2 columns, if any.
     pub ukr_half: Option<KernelFn<E>>,
 }
+// ANCHOR_END: spec
 
 impl<E: 'static> Spec<E> {
     /// KC, MC, NC for this kernel: derived from this machine's caches (see `cache`),
@@ -310,6 +314,7 @@ impl Elem for f64 {
     }
 }
 
+// ANCHOR: spec_gate
 /// The spec of `kernel` for `E`, after checking (again) that the CPU can run it: this is
 /// the one gate between a kernel's `#[target_feature]` code and the driver.
 #[track_caller]
@@ -324,3 +329,4 @@ pub(crate) fn spec<E: Elem>(kernel: Kernel) -> &'static Spec<E> {
     debug_assert_eq!(s.kernel, kernel);
     s
 }
+// ANCHOR_END: spec_gate

@@ -78,6 +78,7 @@ impl<'a, E> CView<'a, E> {
     }
 }
 
+// ANCHOR: gemm_typed
 /// `C = alpha * A * B + beta * C` for one concrete element type; shapes and bounds have
 /// been checked by [`gemm`](super::gemm).
 pub(crate) fn gemm_typed<E: Elem>(
@@ -103,6 +104,7 @@ pub(crate) fn gemm_typed<E: Elem>(
     let spec = dispatch::spec::<E>(kernel);
     threading::run(spec, alpha, a, b, beta, CView::new(c));
 }
+// ANCHOR_END: gemm_typed
 
 /// `C = beta * C`, without reading C when `beta == 0`.
 fn scale_c<E: Elem>(beta: E, c: MatMut<'_, E>) {
@@ -213,6 +215,7 @@ pub(crate) fn run_seq<E: Elem>(
     } = *spec;
     let Blocking { kc, mc, nc, .. } = spec.blocking();
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
+    // ANCHOR: balance
     // Balance the KC slices (k = 784 → 2 × 392, not 512 + 272; with KC = 256 it would be
     // 4 × 196, not 3 × 256 + 16): a thin last slice pays a full C-tile load/store for a
     // few FMAs per tile.
@@ -221,6 +224,7 @@ pub(crate) fn run_seq<E: Elem>(
     // (still ≤ the spec's MC / NC, which are multiples already).
     let mc = m.div_ceil(m.div_ceil(mc)).next_multiple_of(mr);
     let nc = n.div_ceil(n.div_ceil(nc)).next_multiple_of(nr);
+    // ANCHOR_END: balance
     let (a_mode, b_mode) = choose_modes(spec, kc, &a, &b);
     // Buffer sizes for the largest blocks this problem will pack (in direct mode, only
     // the partial edge panel is packed).
@@ -238,6 +242,7 @@ pub(crate) fn run_seq<E: Elem>(
         let bbuf = bufs.b.get::<E>(b_len);
         // Edge tiles are computed here, then merged into C.
         let tile = bufs.tile.get::<E>(MAX_TILE);
+        // ANCHOR: loops_5_4
         // Loop 5: NC-wide column blocks of B and C.
         for jc in (0..n).step_by(nc) {
             let ncb = nc.min(n - jc);
@@ -261,6 +266,8 @@ pub(crate) fn run_seq<E: Elem>(
                     Mode::Direct => &[],
                 };
                 let beta_p = if pc == 0 { beta } else { E::ONE };
+                // ANCHOR_END: loops_5_4
+                // ANCHOR: loop_3
                 // Loop 3: MC-tall row blocks of A and C.
                 for ic in (0..m).step_by(mc) {
                     let mcb = mc.min(m - ic);
@@ -279,6 +286,8 @@ pub(crate) fn run_seq<E: Elem>(
                         }
                         Mode::Direct => &[],
                     };
+                    // ANCHOR_END: loop_3
+                    // ANCHOR: loops_2_1
                     // Loop 2: NR-wide micro-panels of B.
                     for j in (0..ncb).step_by(nr) {
                         let nrb = nr.min(ncb - j);
@@ -323,6 +332,7 @@ pub(crate) fn run_seq<E: Elem>(
                                         kcb, aptr, rs_a, cs_a, bptr, rs_b, cij, c.rs, alpha, beta_p,
                                     )
                                 };
+                                // ANCHOR_END: loops_2_1
                             } else {
                                 // SAFETY: as above for the panels; the output is `tile`, an
                                 // MR×NR array with row stride NR (MR·NR ≤ MAX_TILE) of which

@@ -58,6 +58,7 @@ pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
     })
 }
 
+// ANCHOR: pack_a
 /// Packs the whole view `a` (`mc x kc`) into MR-row panels in `out`
 /// (`out.len() == ⌈mc/MR⌉ * MR * kc`).
 pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
@@ -99,6 +100,8 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
         }
     }
 }
+
+// ANCHOR_END: pack_a
 
 /// Packs the whole view `b` (`kc x nc`) into NR-column panels in `out`
 /// (`out.len() == ⌈nc/NR⌉ * NR * kc`).

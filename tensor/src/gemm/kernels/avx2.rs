@@ -18,6 +18,7 @@ use std::arch::x86_64::*;
 use super::simd_kernel;
 use crate::gemm::dispatch::{Kernel, Spec};
 
+// ANCHOR: avx2_f32
 /// f32: 6×16 tile.
 pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Avx2,
@@ -26,6 +27,8 @@ pub(crate) static F32: Spec<f32> = Spec {
     ukr: ukr_f32,
     ukr_half: Some(ukr_f32_half),
 };
+
+// ANCHOR_END: avx2_f32
 
 /// f64: 6×8 tile.
 pub(crate) static F64: Spec<f64> = Spec {
@@ -36,6 +39,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     ukr_half: Some(ukr_f64_half),
 };
 
+// ANCHOR: avx2_f32_kernel
 simd_kernel! {
     #[target_feature(enable = "avx2,fma")]
     fn ukr_f32(f32, mr = 6, nv = 2, lanes = 8)
@@ -47,6 +51,7 @@ simd_kernel! {
     fma = _mm256_fmadd_ps,
     mul = _mm256_mul_ps,
 }
+// ANCHOR_END: avx2_f32_kernel
 
 simd_kernel! {
     #[target_feature(enable = "avx2,fma")]

@@ -153,12 +153,14 @@ macro_rules! simd_kernel {
                     }
                     // Unrolled by two: more independent work per iteration, half the
                     // loop overhead.
+                    // ANCHOR: simd_step
                     let mut p = 0;
                     while p + 2 <= k {
                         step!(p);
                         step!(p + 1);
                         p += 2;
                     }
+                    // ANCHOR_END: simd_step
                     if p < k {
                         step!(p);
                     }

@@ -26,6 +26,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     ukr_half: None,
 };
 
+// ANCHOR: scalar_ukr
 /// The scalar micro-kernel (see [`KernelFn`](super::KernelFn)).
 ///
 /// # Safety
@@ -74,3 +75,4 @@ unsafe fn ukr<E: Float>(
         }
     }
 }
+// ANCHOR_END: scalar_ukr
