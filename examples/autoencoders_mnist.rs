@@ -122,7 +122,11 @@ struct Setting {
 
 /// One job of the sweep: a run of a setting, or the raw-pixel probe.
 enum Job {
-    Run { setting: usize, kind: ModelKind, repeat: usize },
+    Run {
+        setting: usize,
+        kind: ModelKind,
+        repeat: usize,
+    },
     RawPixels,
 }
 enum Outcome {
@@ -134,12 +138,26 @@ fn main() {
     let wall = Run::start();
     let args = Args::parse();
     let (quick, seed) = (args.run.quick, args.run.seed);
-    let out = flags::writable_dir(&args.run.out.clone().unwrap_or_else(|| {
-        course::cli::default_out_dir("autoencoders_mnist", quick)
-    }))
+    let out = flags::writable_dir(
+        &args
+            .run
+            .out
+            .clone()
+            .unwrap_or_else(|| course::cli::default_out_dir("autoencoders_mnist", quick)),
+    )
     .unwrap_or_else(|e| flags::usage_error::<Args>(e));
-    let notebook = Setting { name: "notebook default", hidden: vec![20], lr: 1e-4, epochs: 5 };
-    let ours = Setting { name: "ours", hidden: args.hidden.clone(), lr: args.lr, epochs: args.epochs };
+    let notebook = Setting {
+        name: "notebook default",
+        hidden: vec![20],
+        lr: 1e-4,
+        epochs: 5,
+    };
+    let ours = Setting {
+        name: "ours",
+        hidden: args.hidden.clone(),
+        lr: args.lr,
+        epochs: args.epochs,
+    };
     let (kinds, mut settings): (Vec<ModelKind>, _) = if args.notebook_default {
         (vec![ModelKind::Vanilla], vec![notebook.clone()])
     } else {
@@ -162,7 +180,11 @@ fn main() {
     let mnist = course::mnist::load().unwrap_or_else(|e| course::die(e));
     let (train, valid) = or_fail(mnist.train_valid_split(0.9), "splitting MNIST");
     let head = |s: Split<f32>, n: usize| if quick { s.slice(0, n.min(s.len())) } else { s };
-    let (train, valid, test) = (head(train, 5_000), head(valid, 1_000), head(mnist.test.clone(), 2_000));
+    let (train, valid, test) = (
+        head(train, 5_000),
+        head(valid, 1_000),
+        head(mnist.test.clone(), 2_000),
+    );
     check_data(&args, &train, &valid, &test);
     let probe = ProbeConfig {
         classes: 10,
@@ -179,7 +201,11 @@ fn main() {
         if quick { " (--quick subsets)" } else { "" }
     );
     for s in &settings {
-        let models = if s.name == "ours" { kinds.clone() } else { vec![ModelKind::Vanilla] };
+        let models = if s.name == "ours" {
+            kinds.clone()
+        } else {
+            vec![ModelKind::Vanilla]
+        };
         println!(
             "{}: hidden {:?}, {} between layers, models {:?}, {} repeats, {} epoch(s), batch {}, \
              Adam lr {}, noise {}, mask {}",
@@ -201,15 +227,26 @@ fn main() {
         probe.epochs
     );
 
-    // Every (setting, model, repeat) run, then the raw-pixel probe.
+    // Our runs, the raw-pixel probe, then the notebook's: each job's seed is its index, so
+    // adding the notebook's runs leaves ours and the baseline as they were without them.
     let mut jobs: Vec<Job> = Vec::new();
     for (si, s) in settings.iter().enumerate() {
-        let models = if s.name == "ours" { kinds.clone() } else { vec![ModelKind::Vanilla] };
+        let models = if s.name == "ours" {
+            kinds.clone()
+        } else {
+            vec![ModelKind::Vanilla]
+        };
         for kind in models {
-            jobs.extend((0..args.repeats).map(|repeat| Job::Run { setting: si, kind, repeat }));
+            jobs.extend((0..args.repeats).map(|repeat| Job::Run {
+                setting: si,
+                kind,
+                repeat,
+            }));
+        }
+        if si == 0 {
+            jobs.push(Job::RawPixels);
         }
     }
-    jobs.push(Job::RawPixels);
     let cost = |j: &Job| match j {
         Job::Run { setting, .. } => {
             let s = &settings[*setting];
@@ -225,13 +262,21 @@ fn main() {
             Job::RawPixels => 0,
         })
         .sum();
-    let splits = Splits { train: &train, valid: &valid, test: &test };
+    let splits = Splits {
+        train: &train,
+        valid: &valid,
+        test: &test,
+    };
     let grid_x = test.x.narrow(0, 0, GRID_DIGITS.min(test.len()));
     let workers = sweep::worker_count(args.jobs, jobs.len());
     let swept = sweep::run(&jobs, workers, cost, ticks as u64, |i, job, bar| {
         let mut rng = run_rng(seed, i as u64 + 1);
         Ok(match *job {
-            Job::Run { setting, kind, repeat } => {
+            Job::Run {
+                setting,
+                kind,
+                repeat,
+            } => {
                 let s = &settings[setting];
                 let cfg = TrainConfig {
                     kind,
@@ -254,8 +299,12 @@ fn main() {
             Job::RawPixels => {
                 let n = probe.batch_size.min(valid.len());
                 let (x, y) = (valid.x.narrow(0, 0, n), &valid.labels[..n]);
-                let (acc, flops) = train_linear_probe(&x, y, &test.x, &test.labels, &probe, &mut rng);
-                Outcome::RawPixels { acc: 100.0 * acc, flops }
+                let (acc, flops) =
+                    train_linear_probe(&x, y, &test.x, &test.labels, &probe, &mut rng);
+                Outcome::RawPixels {
+                    acc: 100.0 * acc,
+                    flops,
+                }
             }
         })
     });
@@ -263,51 +312,76 @@ fn main() {
     let runs = |setting: usize, kind: ModelKind| -> Vec<(&History, &Vec<f32>)> {
         (jobs.iter().zip(&outcomes))
             .filter_map(|(j, o)| match (j, o) {
-                (Job::Run { setting: s, kind: k, .. }, Outcome::Run { hist, recon })
-                    if *s == setting && *k == kind =>
-                {
-                    Some((hist, recon))
-                }
+                (
+                    Job::Run {
+                        setting: s,
+                        kind: k,
+                        ..
+                    },
+                    Outcome::Run { hist, recon },
+                ) if *s == setting && *k == kind => Some((hist, recon)),
                 _ => None,
             })
             .collect()
     };
-    let hists = |setting, kind| runs(setting, kind).into_iter().map(|r| r.0).collect::<Vec<_>>();
+    let hists = |setting, kind| {
+        runs(setting, kind)
+            .into_iter()
+            .map(|r| r.0)
+            .collect::<Vec<_>>()
+    };
     let (raw_acc, flops) = outcomes.iter().fold((f64::NAN, 0), |(a, f), o| match o {
         Outcome::Run { hist, .. } => (a, f + hist.flops),
         Outcome::RawPixels { acc, flops } => (*acc, f + flops),
     });
 
     println!(
-        "\nafter the last epoch, mean [min, max] over {} runs:\n{:<27} {:>26}  {:>26}",
+        "\nafter the last epoch, mean [min, max] over {} runs:\n{:<30} {:>26}  {:>26}",
         args.repeats, "setting / model", "probe test accuracy %", "validation loss"
     );
     let mut table = Vec::new();
     let mut mean_of = Vec::new();
     for (si, s) in settings.iter().enumerate() {
-        let models = if s.name == "ours" { kinds.clone() } else { vec![ModelKind::Vanilla] };
+        let models = if s.name == "ours" {
+            kinds.clone()
+        } else {
+            vec![ModelKind::Vanilla]
+        };
         for kind in models {
             let group = hists(si, kind);
             let (am, alo, ahi) = final_stats(&group, Metric::ProbeAcc);
             let (lm, llo, lhi) = final_stats(&group, Metric::ValLoss);
-            let init = 100.0 * group.iter().map(|h| h.probe_acc[0]).sum::<f64>() / group.len() as f64;
+            let init =
+                100.0 * group.iter().map(|h| h.probe_acc[0]).sum::<f64>() / group.len() as f64;
             let label = format!("{} {} {:?}", s.name, kind.name(), s.hidden);
             println!(
-                "{label:<27} {am:>8.2} [{alo:>6.2}, {ahi:>6.2}]  {lm:>8.3} [{llo:>7.3}, \
+                "{label:<30} {am:>8.2} [{alo:>6.2}, {ahi:>6.2}]  {lm:>8.3} [{llo:>7.3}, \
                  {lhi:>7.3}]   (at init: {init:.2}%)"
             );
-            table.push(json!({"setting": s.name, "model": kind.name(), "hidden": s.hidden,
+            table.push(
+                json!({"setting": s.name, "model": kind.name(), "hidden": s.hidden,
                 "lr": s.lr, "epochs": s.epochs, "probe_acc_mean": am / 100.0,
                 "probe_acc_min": alo / 100.0, "probe_acc_max": ahi / 100.0,
-                "val_loss_mean": lm, "val_loss_min": llo, "val_loss_max": lhi}));
+                "val_loss_mean": lm, "val_loss_min": llo, "val_loss_max": lhi}),
+            );
             mean_of.push((si, kind, am));
         }
     }
-    println!("{:<27} {raw_acc:>8.2}   (the same probe on the 784 raw pixels)", "raw pixels");
+    println!(
+        "{:<30} {raw_acc:>8.2}   (the same probe on the 784 raw pixels)",
+        "raw pixels"
+    );
 
     let runs_json: Vec<_> = (jobs.iter().zip(&outcomes))
         .filter_map(|(j, o)| match (j, o) {
-            (Job::Run { setting, kind, repeat }, Outcome::Run { hist, .. }) => {
+            (
+                Job::Run {
+                    setting,
+                    kind,
+                    repeat,
+                },
+                Outcome::Run { hist, .. },
+            ) => {
                 let mut v = history_json(hist);
                 v["setting"] = json!(settings[*setting].name);
                 v["model"] = json!(kind.name());
@@ -317,18 +391,21 @@ fn main() {
             _ => None,
         })
         .collect();
-    course::files::write_json(&out.join("results.json"), &json!({
-        "example": "autoencoders_mnist", "quick": quick,
-        "config": {"settings": settings.iter().map(|s| json!({"name": s.name, "hidden": s.hidden,
-                "lr": s.lr, "epochs": s.epochs})).collect::<Vec<_>>(),
-            "activation": activation.name(), "models": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
-            "batch_size": args.batch_size, "noise_std": args.noise, "mask_prob": args.mask,
-            "repeats": args.repeats, "seed": seed,
-            "probe": {"lr": probe.lr, "epochs": probe.epochs, "labelled_images": probe.batch_size},
-            "splits": [train.len(), valid.len(), test.len()]},
-        "table": table, "raw_pixel_probe_acc": raw_acc / 100.0, "runs": runs_json,
-        "sweep_seconds": stats.seconds, "gflops": flops as f64 * 1e-9,
-    }));
+    course::files::write_json(
+        &out.join("results.json"),
+        &json!({
+            "example": "autoencoders_mnist", "quick": quick,
+            "config": {"settings": settings.iter().map(|s| json!({"name": s.name, "hidden": s.hidden,
+                    "lr": s.lr, "epochs": s.epochs})).collect::<Vec<_>>(),
+                "activation": activation.name(), "models": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+                "batch_size": args.batch_size, "noise_std": args.noise, "mask_prob": args.mask,
+                "repeats": args.repeats, "seed": seed,
+                "probe": {"lr": probe.lr, "epochs": probe.epochs, "labelled_images": probe.batch_size},
+                "splits": [train.len(), valid.len(), test.len()]},
+            "table": table, "raw_pixel_probe_acc": raw_acc / 100.0, "runs": runs_json,
+            "sweep_seconds": stats.seconds, "gflops": flops as f64 * 1e-9,
+        }),
+    );
     println!("\nwrote {}", out.join("results.json").display());
 
     // Test digits, then one row of reconstructions per model of the first setting.
@@ -336,13 +413,22 @@ fn main() {
     for &kind in &kinds {
         rows.push(runs(0, kind)[0].1.chunks(PIXELS).collect());
     }
-    let grid = or_fail(save_gray_grid(out.join("reconstructions"), &rows, 28, 28), "writing the grid");
-    println!("wrote {} (top: test digits; then one row per model)", grid.display());
+    let grid = or_fail(
+        save_gray_grid(out.join("reconstructions"), &rows, 28, 28),
+        "writing the grid",
+    );
+    println!(
+        "wrote {} (top: test digits; then one row per model)",
+        grid.display()
+    );
     let groups: Vec<(String, Vec<&History>)> = mean_of
         .iter()
         .map(|&(si, kind, _)| {
             let s = &settings[si];
-            (format!("{} {} {:?}", s.name, kind.name(), s.hidden), hists(si, kind))
+            (
+                format!("{} {} {:?}", s.name, kind.name(), s.hidden),
+                hists(si, kind),
+            )
         })
         .collect();
     write_curves(&out, "", "MNIST autoencoders", &groups, false);
@@ -361,9 +447,21 @@ fn main() {
         .filter(|m| m.0 == 0)
         .map(|&(_, k, a)| format!("{} {a:.2}%", k.name()))
         .collect();
-    let verdict = if mean_acc >= TARGET_ACCURACY { "meets" } else { "misses" };
-    let which = if args.notebook_default { "the notebook's default" } else { "our tuned setting" };
-    let noisy = if quick { " [--quick run: subsets and a short probe, numbers are noisy]" } else { "" };
+    let verdict = if mean_acc >= TARGET_ACCURACY {
+        "meets"
+    } else {
+        "misses"
+    };
+    let which = if args.notebook_default {
+        "the notebook's default"
+    } else {
+        "our tuned setting"
+    };
+    let noisy = if quick {
+        " [--quick run: subsets and a short probe, numbers are noisy]"
+    } else {
+        ""
+    };
     println!(
         "answer: {which} reaches a mean final probe accuracy of {mean_acc:.2}% ({}), which \
          {verdict} the notebook's {TARGET_ACCURACY:.0}% bar (raw pixels: {raw_acc:.2}%){noisy}",
@@ -399,10 +497,15 @@ fn kind(k: KindArg) -> ModelKind {
 fn check_data(args: &Args, train: &Split<f32>, valid: &Split<f32>, test: &Split<f32>) {
     for (name, split) in [("training", train), ("validation", valid), ("test", test)] {
         if split.is_empty() {
-            course::die(format!("the MNIST {name} split has 0 images; check the files in $MNIST_DIR"));
+            course::die(format!(
+                "the MNIST {name} split has 0 images; check the files in $MNIST_DIR"
+            ));
         }
         if split.x.cols() != PIXELS {
-            course::die(format!("MNIST {name} images have {} pixels, expected 28 × 28 = {PIXELS}", split.x.cols()));
+            course::die(format!(
+                "MNIST {name} images have {} pixels, expected 28 × 28 = {PIXELS}",
+                split.x.cols()
+            ));
         }
     }
     if args.batch_size > train.len() {

@@ -103,14 +103,25 @@ fn main() {
     let wall = Run::start();
     let args = Args::parse();
     let (quick, seed) = (args.run.quick, args.run.seed);
-    let out = flags::writable_dir(&args.run.out.clone().unwrap_or_else(|| {
-        course::cli::default_out_dir("autoencoders_synthetic", quick)
-    }))
+    let out = flags::writable_dir(
+        &args
+            .run
+            .out
+            .clone()
+            .unwrap_or_else(|| course::cli::default_out_dir("autoencoders_synthetic", quick)),
+    )
     .unwrap_or_else(|e| flags::usage_error::<Args>(e));
     let pick = |full: usize, q: usize| if quick { q } else { full };
-    let latents = (args.latents.clone()).unwrap_or_else(|| [5, 20, 100, 500][..pick(4, 3)].to_vec());
-    let (repeats, epochs) = (args.repeats.unwrap_or(pick(3, 2)), args.epochs.unwrap_or(pick(10, 2)));
-    let probe = ProbeConfig { epochs: args.probe_epochs.unwrap_or(pick(50, 5)), ..PROBE };
+    let latents =
+        (args.latents.clone()).unwrap_or_else(|| [5, 20, 100, 500][..pick(4, 3)].to_vec());
+    let (repeats, epochs) = (
+        args.repeats.unwrap_or(pick(3, 2)),
+        args.epochs.unwrap_or(pick(10, 2)),
+    );
+    let probe = ProbeConfig {
+        epochs: args.probe_epochs.unwrap_or(pick(50, 5)),
+        ..PROBE
+    };
     let mut data_cfg = SyntheticConfig::homework();
     data_cfg.samples = pick(20_000, 5_000);
     let data = Synthetic::<f32>::generate(&data_cfg, &mut ferrograd::nn::seeded_rng(seed))
@@ -158,31 +169,54 @@ fn main() {
         .iter()
         .flat_map(|&kind| {
             (latents.iter()).flat_map(move |&latent| {
-                (0..repeats).map(move |repeat| Spec { kind, latent, repeat })
+                (0..repeats).map(move |repeat| Spec {
+                    kind,
+                    latent,
+                    repeat,
+                })
             })
         })
         .collect();
-    let splits = Splits { train: &data.train, valid: &data.valid, test: &data.test };
+    let splits = Splits {
+        train: &data.train,
+        valid: &data.valid,
+        test: &data.test,
+    };
     let jobs = sweep::worker_count(args.jobs, specs.len());
     let ticks = (specs.len() * (epochs + 1)) as u64;
-    let swept = sweep::run(&specs, jobs, |s| s.latent as f64, ticks, |i, s, bar| {
-        let cfg = TrainConfig {
-            kind: s.kind,
-            noise_std: args.noise,
-            mask_prob: args.mask,
-            lr: args.lr,
-            epochs,
-            batch_size: args.batch_size,
-            probe: probe.clone(),
-        };
-        let mut rng = run_rng(seed, i as u64 + 1);
-        let model = Autoencoder::new(d, &[s.latent], Activation::Identity, &mut rng);
-        let rho0 = label_share(&model);
-        let hist = train_and_probe(&model, splits, &cfg, &mut rng, |_| bar.inc(1)).map_err(
-            |e| format!("{} AE, latent {}, repeat {}: {e}", s.kind.name(), s.latent, s.repeat),
-        )?;
-        Ok(Outcome { hist, rho: [rho0, label_share(&model)] })
-    });
+    let swept = sweep::run(
+        &specs,
+        jobs,
+        |s| s.latent as f64,
+        ticks,
+        |i, s, bar| {
+            let cfg = TrainConfig {
+                kind: s.kind,
+                noise_std: args.noise,
+                mask_prob: args.mask,
+                lr: args.lr,
+                epochs,
+                batch_size: args.batch_size,
+                probe: probe.clone(),
+            };
+            let mut rng = run_rng(seed, i as u64 + 1);
+            let model = Autoencoder::new(d, &[s.latent], Activation::Identity, &mut rng);
+            let rho0 = label_share(&model);
+            let hist =
+                train_and_probe(&model, splits, &cfg, &mut rng, |_| bar.inc(1)).map_err(|e| {
+                    format!(
+                        "{} AE, latent {}, repeat {}: {e}",
+                        s.kind.name(),
+                        s.latent,
+                        s.repeat
+                    )
+                })?;
+            Ok(Outcome {
+                hist,
+                rho: [rho0, label_share(&model)],
+            })
+        },
+    );
     let (results, stats) = swept.unwrap_or_else(|e: String| course::die(e));
     let runs_of = |kind: ModelKind, latent: usize| -> Vec<&Outcome> {
         (specs.iter().zip(&results))
@@ -231,9 +265,29 @@ fn main() {
     let vanilla_small = runs_of(ModelKind::Vanilla, small);
     let (rho0, best0) = ceiling(&vanilla_small, 0);
     let (rho1, best1) = ceiling(&vanilla_small, 1);
-    let at_init = 100.0 * vanilla_small.iter().map(|o| o.hist.probe_acc[0]).sum::<f64>()
+    let at_init = 100.0
+        * vanilla_small
+            .iter()
+            .map(|o| o.hist.probe_acc[0])
+            .sum::<f64>()
         / vanilla_small.len() as f64;
     let (trained, ..) = final_stats(&hists(&vanilla_small), Metric::ProbeAcc);
+    let per_run: Vec<String> = (vanilla_small.iter())
+        .map(|o| {
+            let (a, b) = (o.hist.probe_acc[0], o.hist.probe_acc[epochs]);
+            let rho = o.rho.map(|r| r.map_or("?".into(), |r| format!("{r:.3}")));
+            format!(
+                "ρ {} → {}, probe {:.1}% → {:.1}%",
+                rho[0],
+                rho[1],
+                100.0 * a,
+                100.0 * b
+            )
+        })
+        .collect();
+    let fell = (vanilla_small.iter())
+        .filter(|o| o.hist.probe_acc[epochs] < o.hist.probe_acc[0])
+        .count();
     if let Some(b) = &blind {
         println!(
             "\nlatent {small}: a random {small}-of-{k_label} slice of the label directions keeps \
@@ -249,8 +303,10 @@ fn main() {
         );
     }
     println!(
-        "latent {small}, vanilla: ρ = {rho0:.3} at init (ceiling {best0:.1}%, probe \
-         {at_init:.1}%) → ρ = {rho1:.3} after training (ceiling {best1:.1}%, probe {trained:.1}%)"
+        "latent {small}, vanilla, mean over runs: ρ = {rho0:.3} at init (ceiling {best0:.1}%, \
+         probe {at_init:.1}%) → ρ = {rho1:.3} after training (ceiling {best1:.1}%, probe \
+         {trained:.1}%); per run: {}",
+        per_run.join("; ")
     );
 
     let runs_json: Vec<_> = (specs.iter().zip(&results))
@@ -264,18 +320,21 @@ fn main() {
         })
         .collect();
     let flops: u64 = results.iter().map(|o| o.hist.flops).sum();
-    course::files::write_json(&out.join("results.json"), &json!({
-        "example": "autoencoders_synthetic", "quick": quick,
-        "config": {"dim": d, "samples": data_cfg.samples, "high_var_dims": k_label,
-            "var_scale": data_cfg.var_scale, "splits": data_cfg.splits, "latents": latents,
-            "repeats": repeats, "epochs": epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "noise_std": args.noise, "mask_prob": args.mask, "seed": seed,
-            "probe": {"lr": probe.lr, "epochs": probe.epochs, "batch_size": probe.batch_size},
-            "activation": Activation::Identity.name()},
-        "pca_eigenvalues_valid": pca.explained_variance, "table": table,
-        "random_slice_probe_acc": blind.as_ref().map(|b| &b.measured),
-        "runs": runs_json, "sweep_seconds": stats.seconds, "gflops": flops as f64 * 1e-9,
-    }));
+    course::files::write_json(
+        &out.join("results.json"),
+        &json!({
+            "example": "autoencoders_synthetic", "quick": quick,
+            "config": {"dim": d, "samples": data_cfg.samples, "high_var_dims": k_label,
+                "var_scale": data_cfg.var_scale, "splits": data_cfg.splits, "latents": latents,
+                "repeats": repeats, "epochs": epochs, "lr": args.lr, "batch_size": args.batch_size,
+                "noise_std": args.noise, "mask_prob": args.mask, "seed": seed,
+                "probe": {"lr": probe.lr, "epochs": probe.epochs, "batch_size": probe.batch_size},
+                "activation": Activation::Identity.name()},
+            "pca_eigenvalues_valid": pca.explained_variance, "table": table,
+            "random_slice_probe_acc": blind.as_ref().map(|b| &b.measured),
+            "runs": runs_json, "sweep_seconds": stats.seconds, "gflops": flops as f64 * 1e-9,
+        }),
+    );
     println!("\nwrote {}", out.join("results.json").display());
     for &kind in &ModelKind::ALL {
         let groups: Vec<(String, Vec<&History>)> = (latents.iter())
@@ -292,7 +351,11 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let noisy = if quick { " [--quick run: too short to converge, numbers are noisy]" } else { "" };
+    let noisy = if quick {
+        " [--quick run: too short to converge, numbers are noisy]"
+    } else {
+        ""
+    };
     println!(
         "answer: vanilla AE probe accuracy by latent size: {}; validation loss: {}{noisy} (the \
          loss falls to near the PCA optimum at every size, reaching ~0 once the latent size \
@@ -303,14 +366,23 @@ fn main() {
     );
     if let Some(b) = &blind {
         println!(
-            "answer: at latent {small} the probe is capped near a random {small}-of-{k_label} \
-             slice ({:.1}% expected ceiling, {:.1}% measured){noisy}: all {k_label} label \
-             directions have the same variance, so the loss is indifferent to which {small} \
-             it keeps and never looks at the label. Training moves the code onto a \
-             label-blind slice of them (ρ {rho0:.3} → {rho1:.3}, ceiling {best0:.1}% → \
-             {best1:.1}%): the probe goes {at_init:.1}% → {trained:.1}%",
-            100.0 * b.expected_ceiling,
-            b.stats.0
+            "answer: at latent {small} a probe can do no better than 1/2 + asin(√ρ)/π, ρ the \
+             share of the label's variance the code keeps (here: probe {trained:.1}% against a \
+             ceiling of {best1:.1}%); a random {small}-of-{k_label} slice of the label directions keeps \
+             ρ = {:.2}: {:.1}% ({:.1}% measured on {} random slices){noisy}. Training moves \
+             the vanilla probe {at_init:.1}% → {trained:.1}% ({fell} of {} runs fall) and \
+             cannot be relied on to raise it, because the loss is blind to the label: all {k_label} label directions have variance \
+             {}, so reconstruction gains nothing from keeping w rather than any other {small} \
+             of them; training drops the low-variance directions and keeps a slice set by the \
+             initialisation and sampling noise, not by w (ρ {rho0:.3} → {rho1:.3}; a random \
+             slice keeps {:.2} on average)",
+            small as f64 / k_label as f64,
+            100.0 * sign_accuracy(small as f64 / k_label as f64),
+            b.stats.0,
+            b.measured.len(),
+            vanilla_small.len(),
+            data_cfg.var_scale,
+            small as f64 / k_label as f64,
         );
     }
     println!(
@@ -353,7 +425,10 @@ fn random_slice_probes(data: &Synthetic<f32>, k: usize, probe: &ProbeConfig, see
         / draws as f64;
     let measured: Vec<f64> = (0..8)
         .map(|_| {
-            let slice = haar_orthogonal(n, &mut rng).narrow(0, 0, k).matmul(&basis).cast::<f32>();
+            let slice = haar_orthogonal(n, &mut rng)
+                .narrow(0, 0, k)
+                .matmul(&basis)
+                .cast::<f32>();
             let code = |x: &Tensor<f32>| x.matmul_t(false, &slice, true);
             let (acc, _) = train_linear_probe(
                 &code(&data.valid.x),
@@ -367,5 +442,9 @@ fn random_slice_probes(data: &Synthetic<f32>, k: usize, probe: &ProbeConfig, see
         })
         .collect();
     let stats = sweep::stats(&measured);
-    Blind { expected_ceiling, measured, stats }
+    Blind {
+        expected_ceiling,
+        measured,
+        stats,
+    }
 }

@@ -56,7 +56,9 @@ fn example(name: &str) -> PathBuf {
 fn run(name: &str, args: &[&str], mnist_dir: &Path) -> (Output, Duration) {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(example(name));
-    cmd.env("MNIST_DIR", mnist_dir).current_dir(tmp.path()).args(args);
+    cmd.env("MNIST_DIR", mnist_dir)
+        .current_dir(tmp.path())
+        .args(args);
     if !args.contains(&"--out") {
         cmd.arg("--out").arg(tmp.path().join("out"));
     }
@@ -141,7 +143,10 @@ fn bad_values_exit_2_naming_the_flag_and_range() {
         let (out, _) = run(name, &[&arg], no_mnist.path());
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(2) || !err.contains(flag) || !err.contains(range) {
-            failures.push(format!("{name} {arg}: want exit 2 naming {flag} and `{range}`\n{}", text(&out)));
+            failures.push(format!(
+                "{name} {arg}: want exit 2 naming {flag} and `{range}`\n{}",
+                text(&out)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -154,9 +159,17 @@ fn checks_needing_more_than_one_flag_exit_2() {
         // Fits the range, not the memory: refused before any allocation or data loading.
         (MNIST, &["--hidden", "65536,65536"], &["--hidden", "GiB"]),
         (SYNTHETIC, &["--latents", "65536"], &["--latents", "GiB"]),
-        (MNIST, &["--notebook-default", "--lr", "1e-3"], &["--notebook-default", "--lr"]),
+        (
+            MNIST,
+            &["--notebook-default", "--lr", "1e-3"],
+            &["--notebook-default", "--lr"],
+        ),
         // The quick synthetic set has 3 500 training samples.
-        (SYNTHETIC, &["--quick", "--batch-size", "5000"], &["--batch-size", "3500"]),
+        (
+            SYNTHETIC,
+            &["--quick", "--batch-size", "5000"],
+            &["--batch-size", "3500"],
+        ),
     ];
     for (name, args, needles) in cases {
         let (out, _) = run(name, args, no_mnist.path());
@@ -186,7 +199,10 @@ fn out_under_a_regular_file_fails_fast_naming_the_path() {
             bad.display(),
             text(&out)
         );
-        assert!(took < Duration::from_secs(5), "{name}: took {took:?} to reject --out");
+        assert!(
+            took < Duration::from_secs(5),
+            "{name}: took {took:?} to reject --out"
+        );
     }
 }
 
@@ -215,8 +231,30 @@ fn mnist_data_is_checked_before_training() {
 fn divergence_stops_with_a_message_not_a_panic() {
     let small = fake_mnist(120, 20);
     let cases: &[(&str, &[&str])] = &[
-        (SYNTHETIC, &["--quick", "--latents", "5", "--repeats", "1", "--epochs", "1"]),
-        (MNIST, &["--quick", "--hidden", "8", "--repeats", "1", "--batch-size", "10"]),
+        (
+            SYNTHETIC,
+            &[
+                "--quick",
+                "--latents",
+                "5",
+                "--repeats",
+                "1",
+                "--epochs",
+                "1",
+            ],
+        ),
+        (
+            MNIST,
+            &[
+                "--quick",
+                "--hidden",
+                "8",
+                "--repeats",
+                "1",
+                "--batch-size",
+                "10",
+            ],
+        ),
     ];
     for (name, args) in cases {
         let mut args = args.to_vec();
@@ -235,9 +273,41 @@ fn divergence_stops_with_a_message_not_a_panic() {
 fn tiny_runs_print_their_answers() {
     let small = fake_mnist(120, 20);
     let cases: &[(&str, &[&str])] = &[
-        (SYNTHETIC, &["--quick", "--latents", "5,20", "--repeats", "1", "--epochs", "1"]),
-        (MNIST, &["--quick", "--hidden", "8", "--repeats", "1", "--batch-size", "10"]),
-        (MNIST, &["--quick", "--notebook-default", "--repeats", "1", "--batch-size", "10"]),
+        (
+            SYNTHETIC,
+            &[
+                "--quick",
+                "--latents",
+                "5,20",
+                "--repeats",
+                "1",
+                "--epochs",
+                "1",
+            ],
+        ),
+        (
+            MNIST,
+            &[
+                "--quick",
+                "--hidden",
+                "8",
+                "--repeats",
+                "1",
+                "--batch-size",
+                "10",
+            ],
+        ),
+        (
+            MNIST,
+            &[
+                "--quick",
+                "--notebook-default",
+                "--repeats",
+                "1",
+                "--batch-size",
+                "10",
+            ],
+        ),
     ];
     for (name, args) in cases {
         let mut args = args.to_vec();

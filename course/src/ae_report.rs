@@ -91,7 +91,9 @@ pub fn code_label_share(e: &Tensor<f64>, sigma: &Tensor<f64>, w: &[f64]) -> Opti
     let explained: f64 = (0..k)
         .filter(|&j| values[j] > 1e-12 * top)
         .map(|j| {
-            let proj: f64 = (0..k).map(|i| vectors.data()[i * k + j] * c.data()[i]).sum();
+            let proj: f64 = (0..k)
+                .map(|i| vectors.data()[i * k + j] * c.data()[i])
+                .sum();
             proj * proj / values[j]
         })
         .sum();

@@ -124,9 +124,14 @@ mod tests {
     fn results_come_back_in_spec_order_for_any_worker_count() {
         let specs: Vec<u64> = (0..20).collect();
         for jobs in [1, 2, 3] {
-            let (out, stats) =
-                run(&specs, jobs, |&s| s as f64, 0, |i, &s, _| Ok::<_, String>((i, s * s)))
-                    .unwrap();
+            let (out, stats) = run(
+                &specs,
+                jobs,
+                |&s| s as f64,
+                0,
+                |i, &s, _| Ok::<_, String>((i, s * s)),
+            )
+            .unwrap();
             assert_eq!(stats.jobs, jobs);
             let want: Vec<(usize, u64)> = specs.iter().map(|&s| (s as usize, s * s)).collect();
             assert_eq!(out, want);
@@ -136,13 +141,19 @@ mod tests {
     #[test]
     fn the_earliest_failure_is_returned() {
         let specs: Vec<usize> = (0..10).collect();
-        let err = run(&specs, 2, |_| 1.0, 0, |i, _, _| {
-            if i >= 4 {
-                Err(format!("run {i} failed"))
-            } else {
-                Ok(i)
-            }
-        })
+        let err = run(
+            &specs,
+            2,
+            |_| 1.0,
+            0,
+            |i, _, _| {
+                if i >= 4 {
+                    Err(format!("run {i} failed"))
+                } else {
+                    Ok(i)
+                }
+            },
+        )
         .unwrap_err();
         // Run 4 may be skipped if a later one failed first; any reported failure is >= 4.
         let n: usize = err
