@@ -115,6 +115,7 @@ struct Args {
 #[derive(Clone)]
 struct Setting {
     name: &'static str,
+    models: Vec<ModelKind>,
     hidden: Vec<usize>,
     lr: f64,
     epochs: usize,
@@ -148,21 +149,24 @@ fn main() {
     .unwrap_or_else(|e| flags::usage_error::<Args>(e));
     let notebook = Setting {
         name: "notebook default",
+        models: vec![ModelKind::Vanilla],
         hidden: vec![20],
         lr: 1e-4,
         epochs: 5,
     };
     let ours = Setting {
         name: "ours",
+        models: args.model.iter().map(|&k| kind(k)).collect(),
         hidden: args.hidden.clone(),
         lr: args.lr,
         epochs: args.epochs,
     };
-    let (kinds, mut settings): (Vec<ModelKind>, _) = if args.notebook_default {
-        (vec![ModelKind::Vanilla], vec![notebook.clone()])
+    let mut settings = vec![if args.notebook_default {
+        notebook.clone()
     } else {
-        (args.model.iter().map(|&k| kind(k)).collect(), vec![ours])
-    };
+        ours
+    }];
+    let kinds = settings[0].models.clone();
     // The full run also measures the notebook's default, to print beside ours.
     if !quick && !args.notebook_default {
         settings.push(notebook);
@@ -185,7 +189,19 @@ fn main() {
         head(valid, 1_000),
         head(mnist.test.clone(), 2_000),
     );
-    check_data(&args, &train, &valid, &test);
+    let named = [
+        ("training", &train),
+        ("validation", &valid),
+        ("test", &test),
+    ];
+    flags::check_splits(&named, PIXELS).unwrap_or_else(|e| course::die(format!("MNIST: {e}")));
+    if args.batch_size > train.len() {
+        let n = train.len();
+        flags::usage_error::<Args>(format!(
+            "--batch-size {} exceeds the {n} training images; use 1..={n}",
+            args.batch_size
+        ));
+    }
     let probe = ProbeConfig {
         classes: 10,
         lr: 1e-3,
@@ -201,11 +217,7 @@ fn main() {
         if quick { " (--quick subsets)" } else { "" }
     );
     for s in &settings {
-        let models = if s.name == "ours" {
-            kinds.clone()
-        } else {
-            vec![ModelKind::Vanilla]
-        };
+        let models = s.models.clone();
         println!(
             "{}: hidden {:?}, {} between layers, models {:?}, {} repeats, {} epoch(s), batch {}, \
              Adam lr {}, noise {}, mask {}",
@@ -231,11 +243,7 @@ fn main() {
     // adding the notebook's runs leaves ours and the baseline as they were without them.
     let mut jobs: Vec<Job> = Vec::new();
     for (si, s) in settings.iter().enumerate() {
-        let models = if s.name == "ours" {
-            kinds.clone()
-        } else {
-            vec![ModelKind::Vanilla]
-        };
+        let models = s.models.clone();
         for kind in models {
             jobs.extend((0..args.repeats).map(|repeat| Job::Run {
                 setting: si,
@@ -342,11 +350,7 @@ fn main() {
     let mut table = Vec::new();
     let mut mean_of = Vec::new();
     for (si, s) in settings.iter().enumerate() {
-        let models = if s.name == "ours" {
-            kinds.clone()
-        } else {
-            vec![ModelKind::Vanilla]
-        };
+        let models = s.models.clone();
         for kind in models {
             let group = hists(si, kind);
             let (am, alo, ahi) = final_stats(&group, Metric::ProbeAcc);
@@ -489,31 +493,5 @@ fn kind(k: KindArg) -> ModelKind {
         KindArg::Vanilla => ModelKind::Vanilla,
         KindArg::Denoising => ModelKind::Denoising,
         KindArg::Masked => ModelKind::Masked,
-    }
-}
-
-/// Stops with a clear message when the data cannot support the run: images that are not
-/// 28 × 28, an empty split, a batch larger than the training set.
-fn check_data(args: &Args, train: &Split<f32>, valid: &Split<f32>, test: &Split<f32>) {
-    for (name, split) in [("training", train), ("validation", valid), ("test", test)] {
-        if split.is_empty() {
-            course::die(format!(
-                "the MNIST {name} split has 0 images; check the files in $MNIST_DIR"
-            ));
-        }
-        if split.x.cols() != PIXELS {
-            course::die(format!(
-                "MNIST {name} images have {} pixels, expected 28 × 28 = {PIXELS}",
-                split.x.cols()
-            ));
-        }
-    }
-    if args.batch_size > train.len() {
-        flags::usage_error::<Args>(format!(
-            "--batch-size {} exceeds the {} training images; use 1..={}",
-            args.batch_size,
-            train.len(),
-            train.len()
-        ));
     }
 }

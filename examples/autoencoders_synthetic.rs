@@ -33,16 +33,17 @@
 //! Writes curves (PNG, SVG) and `results.json` to `results/autoencoders_synthetic/`.
 
 use clap::Parser;
-use course::ae_report::{code_label_share, final_stats, history_json, sign_accuracy};
+use course::ae_report::{
+    code_label_share, final_stats, history_json, random_slice_probes, sign_accuracy,
+};
 use course::autoencoder::{
-    run_rng, train_and_probe, train_linear_probe, Activation, Autoencoder, History, Metric,
-    ModelKind, ProbeConfig, Splits, TrainConfig,
+    run_rng, train_and_probe, Activation, Autoencoder, History, Metric, ModelKind, ProbeConfig,
+    Splits, TrainConfig,
 };
 use course::flags::{self, count_in, MAX_BATCH, MAX_EPOCHS, MAX_JOBS, MAX_REPEATS, MAX_WIDTH};
 use course::synthetic::{Synthetic, SyntheticConfig};
 use course::{cli::RunArgs, sweep, Run};
 use ferrograd::nn::Module;
-use ferrograd::tensor::{linalg::haar_orthogonal, Tensor};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -397,54 +398,4 @@ fn main() {
 
 fn hists<'a>(runs: &[&'a Outcome]) -> Vec<&'a History> {
     runs.iter().map(|o| &o.hist).collect()
-}
-
-/// Probes on label-blind slices: what a code that keeps `k` of the label directions, chosen
-/// without looking at the label, can give.
-struct Blind {
-    /// Monte-Carlo mean of `sign_accuracy(ρ)` over uniformly random k-d slices.
-    expected_ceiling: f64,
-    /// Test accuracy (%) of our probe on the codes of a few random k-d slices.
-    measured: Vec<f64>,
-    stats: (f64, f64, f64),
-}
-
-fn random_slice_probes(data: &Synthetic<f32>, k: usize, probe: &ProbeConfig, seed: u64) -> Blind {
-    let mut rng = run_rng(seed, u64::MAX);
-    let (basis, n) = (data.high_variance_basis(), data.config.high_var_dims);
-    // For a uniformly random k-d slice of n equal-variance directions, ρ is the squared
-    // length of k coordinates of a random unit n-vector.
-    let draws = 20_000;
-    let expected_ceiling = (0..draws)
-        .map(|_| {
-            let g = Tensor::<f64>::randn([n], &mut rng);
-            let total: f64 = g.data().iter().map(|v| v * v).sum();
-            sign_accuracy(g.data()[..k].iter().map(|v| v * v).sum::<f64>() / total)
-        })
-        .sum::<f64>()
-        / draws as f64;
-    let measured: Vec<f64> = (0..8)
-        .map(|_| {
-            let slice = haar_orthogonal(n, &mut rng)
-                .narrow(0, 0, k)
-                .matmul(&basis)
-                .cast::<f32>();
-            let code = |x: &Tensor<f32>| x.matmul_t(false, &slice, true);
-            let (acc, _) = train_linear_probe(
-                &code(&data.valid.x),
-                &data.valid.labels,
-                &code(&data.test.x),
-                &data.test.labels,
-                probe,
-                &mut rng,
-            );
-            100.0 * acc
-        })
-        .collect();
-    let stats = sweep::stats(&measured);
-    Blind {
-        expected_ceiling,
-        measured,
-        stats,
-    }
 }

@@ -212,7 +212,7 @@ fn mnist_data_is_checked_before_training() {
     let (out, _) = run(MNIST, &["--quick"], empty_test.path());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.code() == Some(1) && err.contains("test split has 0 images"),
+        out.status.code() == Some(1) && err.contains("test split has 0 samples"),
         "{}",
         text(&out)
     );

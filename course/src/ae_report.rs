@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
-use ferrograd::tensor::linalg::eigh;
+use ferrograd::tensor::linalg::{eigh, haar_orthogonal};
 use ferrograd::tensor::Tensor;
 use serde_json::{json, Value};
 
-use super::autoencoder::{plot_curves, History, Metric};
+use super::autoencoder::{plot_curves, run_rng, train_linear_probe, History, Metric, ProbeConfig};
 use super::sweep::stats;
+use super::synthetic::Synthetic;
 
 /// One run's per-epoch numbers as JSON (`train_loss[0]`, before any training, is null).
 pub fn history_json(h: &History) -> Value {
@@ -98,4 +99,60 @@ pub fn code_label_share(e: &Tensor<f64>, sigma: &Tensor<f64>, w: &[f64]) -> Opti
         })
         .sum();
     Some(explained / var)
+}
+
+/// Probes on label-blind slices: what a code that keeps `k` of the label directions, chosen
+/// without looking at the label, can give.
+pub struct Blind {
+    /// Monte-Carlo mean of `sign_accuracy(ρ)` over uniformly random k-d slices.
+    pub expected_ceiling: f64,
+    /// Test accuracy (%) of our probe on the codes of a few random k-d slices.
+    pub measured: Vec<f64>,
+    /// Mean, min and max of `measured`.
+    pub stats: (f64, f64, f64),
+}
+
+pub fn random_slice_probes(
+    data: &Synthetic<f32>,
+    k: usize,
+    probe: &ProbeConfig,
+    seed: u64,
+) -> Blind {
+    let mut rng = run_rng(seed, u64::MAX);
+    let (basis, n) = (data.high_variance_basis(), data.config.high_var_dims);
+    // For a uniformly random k-d slice of n equal-variance directions, ρ is the squared
+    // length of k coordinates of a random unit n-vector.
+    let draws = 20_000;
+    let expected_ceiling = (0..draws)
+        .map(|_| {
+            let g = Tensor::<f64>::randn([n], &mut rng);
+            let total: f64 = g.data().iter().map(|v| v * v).sum();
+            sign_accuracy(g.data()[..k].iter().map(|v| v * v).sum::<f64>() / total)
+        })
+        .sum::<f64>()
+        / draws as f64;
+    let measured: Vec<f64> = (0..8)
+        .map(|_| {
+            let slice = haar_orthogonal(n, &mut rng)
+                .narrow(0, 0, k)
+                .matmul(&basis)
+                .cast::<f32>();
+            let code = |x: &Tensor<f32>| x.matmul_t(false, &slice, true);
+            let (acc, _) = train_linear_probe(
+                &code(&data.valid.x),
+                &data.valid.labels,
+                &code(&data.test.x),
+                &data.test.labels,
+                probe,
+                &mut rng,
+            );
+            100.0 * acc
+        })
+        .collect();
+    let stats = stats(&measured);
+    Blind {
+        expected_ceiling,
+        measured,
+        stats,
+    }
 }

@@ -137,6 +137,28 @@ pub fn writable_dir(dir: &Path) -> Result<PathBuf, String> {
     Ok(dir.to_path_buf())
 }
 
+/// Errors unless every split has samples of `features` values each: an empty test split
+/// would otherwise give a probe accuracy of `0.00 %` after all the training.
+pub fn check_splits(
+    splits: &[(&str, &ferrograd::nn::data::Split<f32>)],
+    features: usize,
+) -> Result<(), String> {
+    for (name, split) in splits {
+        if split.is_empty() {
+            return Err(format!(
+                "the {name} split has 0 samples; check the data files"
+            ));
+        }
+        if split.x.cols() != features {
+            return Err(format!(
+                "the {name} split has {} features per sample, expected {features}",
+                split.x.cols()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Exits like clap does for a bad value (code 2, usage hint) with `msg`: for checks that
 /// need more than one flag or the data, made after parsing.
 pub fn usage_error<P: clap::CommandFactory>(msg: impl std::fmt::Display) -> ! {
