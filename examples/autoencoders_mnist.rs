@@ -80,34 +80,34 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "denoising")]
     model: Vec<KindArg>,
     /// Hidden sizes of the encoder (the decoder mirrors them); the last is the code size.
-    #[arg(long, value_delimiter = ',', default_value = "192,96", value_parser = count_in(1, MAX_WIDTH))]
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',', default_value = "192,96", value_parser = count_in(1, MAX_WIDTH))]
     hidden: Vec<usize>,
     /// Nonlinearity between layers.
     #[arg(long, value_enum, default_value = "relu")]
     activation: ActivationArg,
     /// Adam learning rate of the autoencoder.
-    #[arg(long, default_value_t = 1e-3, value_parser = flags::learning_rate)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3, value_parser = flags::learning_rate)]
     lr: f64,
     /// Autoencoder epochs over the 54 000 training images.
-    #[arg(long, default_value_t = 1, value_parser = count_in(1, MAX_EPOCHS))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1, value_parser = count_in(1, MAX_EPOCHS))]
     epochs: usize,
     /// Autoencoder batch size (at most the training set's size).
-    #[arg(long, default_value_t = 100, value_parser = count_in(1, MAX_BATCH))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100, value_parser = count_in(1, MAX_BATCH))]
     batch_size: usize,
     /// Noise standard deviation of the denoising autoencoder.
-    #[arg(long, default_value_t = 0.5, value_parser = flags::noise_std)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5, value_parser = flags::noise_std)]
     noise: f32,
     /// Masking probability of the masked autoencoder.
-    #[arg(long, default_value_t = 0.25, value_parser = flags::mask_prob)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.25, value_parser = flags::mask_prob)]
     mask: f32,
     /// Runs (seeds) per model type.
-    #[arg(long, default_value_t = 2, value_parser = count_in(1, MAX_REPEATS))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2, value_parser = count_in(1, MAX_REPEATS))]
     repeats: usize,
     /// Probe epochs over its one batch of labelled images [default: 1000; --quick: 200].
-    #[arg(long, value_parser = count_in(1, MAX_EPOCHS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_EPOCHS))]
     probe_epochs: Option<usize>,
     /// Worker threads (runs in parallel) [default: one per core].
-    #[arg(long, value_parser = count_in(1, MAX_JOBS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_JOBS))]
     jobs: Option<usize>,
 }
 

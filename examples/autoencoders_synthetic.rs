@@ -52,31 +52,31 @@ struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Latent sizes to sweep [default: 5,20,100,500; --quick: 5,20,100].
-    #[arg(long, value_delimiter = ',', value_parser = count_in(1, MAX_WIDTH))]
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',', value_parser = count_in(1, MAX_WIDTH))]
     latents: Option<Vec<usize>>,
     /// Repeats (seeds) per model and latent size [default: 3; --quick: 2].
-    #[arg(long, value_parser = count_in(1, MAX_REPEATS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_REPEATS))]
     repeats: Option<usize>,
     /// Autoencoder epochs [default: 10; --quick: 2].
-    #[arg(long, value_parser = count_in(1, MAX_EPOCHS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_EPOCHS))]
     epochs: Option<usize>,
     /// Probe epochs over the validation batches [default: 50; --quick: 5].
-    #[arg(long, value_parser = count_in(1, MAX_EPOCHS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_EPOCHS))]
     probe_epochs: Option<usize>,
     /// Adam learning rate of the autoencoders.
-    #[arg(long, default_value_t = 5e-4, value_parser = flags::learning_rate)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5e-4, value_parser = flags::learning_rate)]
     lr: f64,
     /// Autoencoder batch size (at most the training set's size).
-    #[arg(long, default_value_t = 100, value_parser = count_in(1, MAX_BATCH))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100, value_parser = count_in(1, MAX_BATCH))]
     batch_size: usize,
     /// Noise standard deviation of the denoising autoencoder.
-    #[arg(long, default_value_t = 0.5, value_parser = flags::noise_std)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5, value_parser = flags::noise_std)]
     noise: f32,
     /// Masking probability of the masked autoencoder.
-    #[arg(long, default_value_t = 0.25, value_parser = flags::mask_prob)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.25, value_parser = flags::mask_prob)]
     mask: f32,
     /// Worker threads (runs in parallel) [default: one per core].
-    #[arg(long, value_parser = count_in(1, MAX_JOBS))]
+    #[arg(long, allow_negative_numbers = true, value_parser = count_in(1, MAX_JOBS))]
     jobs: Option<usize>,
 }
 

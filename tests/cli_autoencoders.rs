@@ -102,7 +102,7 @@ fn fake_mnist(train: u32, test: u32) -> tempfile::TempDir {
 /// Flags common to both examples, each with a bad value and what the message must say.
 const SHARED_BAD: &[(&str, &str, &str)] = &[
     ("--lr", "0", "> 0 and finite"),
-    ("--lr", "-1e-3", "> 0 and finite"),
+    ("--lr", "-0.001", "> 0 and finite"),
     ("--lr", "nan", "> 0 and finite"),
     ("--lr", "inf", "> 0 and finite"),
     ("--lr", "fast", "> 0 and finite"),
@@ -139,8 +139,15 @@ fn bad_values_exit_2_naming_the_flag_and_range() {
     ]);
     let mut failures = Vec::new();
     for (name, flag, value, range) in cases {
+        // `--flag=value`; negative numbers also as `--flag value`, the way people type them.
         let arg = format!("{flag}={value}");
-        let (out, _) = run(name, &[&arg], no_mnist.path());
+        let spaced = [flag, value];
+        let args: &[&str] = if value.starts_with('-') {
+            &spaced
+        } else {
+            &[&arg]
+        };
+        let (out, _) = run(name, args, no_mnist.path());
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(2) || !err.contains(flag) || !err.contains(range) {
             failures.push(format!(
