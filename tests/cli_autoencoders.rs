@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Mutex, OnceLock};
+
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -15,40 +15,9 @@ use assert_cmd::Command;
 const SYNTHETIC: &str = "autoencoders_synthetic";
 const MNIST: &str = "autoencoders_mnist";
 
-/// The example binary `name`, built for this test's profile.
-///
-/// Examples live in `target/<profile>/examples/`, beside the `deps/` folder holding this
-/// test. `cargo test` builds them, but `cargo test --test cli_autoencoders` does not, so
-/// each is built once here (a no-op when it is fresh) — testing a stale binary would
-/// test old code.
+/// The example binary `name`, built by `cargo test` before this test runs.
 fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let mut built = BUILT.get_or_init(Default::default).lock().unwrap();
-    if !built.iter().any(|b| b == name) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(&cargo);
-        cmd.args(["build", "--quiet", "--example", name]);
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && path.is_file(),
-            "could not build the example `{name}` ({status:?}), expected at {}; build it with \
-             `cargo build --release --example {name}`",
-            path.display()
-        );
-        built.push(name.to_string());
-    }
-    path
+    course::example_bin::path(name)
 }
 
 /// Runs an example with `args`, MNIST read from `mnist_dir` (never the network), output in

@@ -4,11 +4,20 @@
 //!
 //! Use them as `value_parser`s:
 //!
-//! ```ignore
-//! #[arg(long, default_value_t = 1e-3, value_parser = flags::learning_rate)]
-//! lr: f64,
-//! #[arg(long, default_value_t = 100, value_parser = flags::count_in(1, flags::MAX_BATCH))]
-//! batch_size: usize,
+//! ```
+//! use clap::Parser;
+//! use course::flags;
+//! #[derive(Parser)]
+//! struct Args {
+//!     #[arg(long, default_value_t = 1e-3, value_parser = flags::learning_rate)]
+//!     lr: f64,
+//!     #[arg(long, default_value_t = 100, value_parser = flags::count_in(1, flags::MAX_BATCH))]
+//!     batch_size: usize,
+//! }
+//! assert_eq!(Args::parse_from(["ae", "--lr", "0.01"]).lr, 0.01);
+//! let err = Args::try_parse_from(["ae", "--batch-size", "0"]).err().unwrap();
+//! assert_eq!(err.exit_code(), 2);
+//! assert!(err.to_string().contains("--batch-size"));
 //! ```
 //!
 //! clap prefixes our message with `invalid value '<v>' for '--flag <FLAG>'`, which is

@@ -19,6 +19,7 @@ pub mod ae_report;
 pub mod autoencoder;
 pub mod checks;
 pub mod cli;
+pub mod example_bin;
 pub mod files;
 pub mod flags;
 pub mod linalg_util;
