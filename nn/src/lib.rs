@@ -6,7 +6,7 @@
 //! - [`optim`]: SGD, Adam and AdamW with PyTorch's exact update rules, stepping from the
 //!   [`ferrograd_autograd::Gradients`] that `backward()` returns — no `zero_grad` to forget.
 //! - Reproducibility: one [`seeded_rng`] threaded through everything random.
-//! - [`data`]: the homework's synthetic data set, MNIST read zero-copy from its IDX files,
+//! - [`data`]: the homework's synthetic data set, MNIST read from its IDX files,
 //!   splits and a batch iterator; [`checkpoint`]: safetensors files with PyTorch names
 //!   ([`save_module`] / [`load_module`]). Both return errors naming the file and the defect.
 //! - [`check_finite`] stops a run whose loss became NaN or infinite, naming the step.
@@ -33,6 +33,7 @@
 
 pub mod checkpoint;
 pub mod data;
+mod files;
 mod layers;
 mod loss;
 mod module;
