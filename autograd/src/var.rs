@@ -1,7 +1,8 @@
 //! [`Var`]: a tensor that remembers how it was computed.
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{RefCell, RefMut};
 use std::fmt;
+use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -24,7 +25,7 @@ pub struct BackwardCtx<'a, T: Float> {
 impl<'a, T: Float> BackwardCtx<'a, T> {
     /// The forward value of input `i` (`0..num_inputs()`, in the order the inputs were
     /// given to [`Var::from_op`]).
-    pub fn input(&self, i: usize) -> Ref<'a, Tensor<T>> {
+    pub fn input(&self, i: usize) -> Value<T> {
         self.inputs[i].value()
     }
 
@@ -38,6 +39,44 @@ impl<'a, T: Float> BackwardCtx<'a, T> {
 }
 // ANCHOR_END: backward_ctx
 
+/// A read-only handle to a [`Var`]'s value as it was when [`Var::value`] was called;
+/// dereferences to the [`Tensor`].
+///
+/// It shares the tensor (no copy) but holds no borrow of the `Var`, so the `Var` can be
+/// updated while a handle is alive: `p.set_value(p.value().map(f))` works, where a
+/// `RefCell` borrow would still be held during `set_value` and panic with "already
+/// borrowed". An update made through [`Var::value_mut`] while a handle is alive copies
+/// the tensor first, so the handle keeps showing the old value.
+///
+/// It deliberately does not implement `Clone`: `v.value().clone()` copies the tensor, as
+/// it did when `value()` returned a `Ref`.
+pub struct Value<T>(Rc<Tensor<T>>);
+
+impl<T> Deref for Value<T> {
+    type Target = Tensor<T>;
+    fn deref(&self) -> &Tensor<T> {
+        &self.0
+    }
+}
+
+impl<T> AsRef<Tensor<T>> for Value<T> {
+    fn as_ref(&self) -> &Tensor<T> {
+        &self.0
+    }
+}
+
+impl<T: Float> fmt::Debug for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl<T: Float> fmt::Display for Value<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
 /// A backward rule: reads the context, adds each input's gradient into the sink.
 pub type BackwardFn<T> = Box<dyn Fn(&BackwardCtx<'_, T>, &mut GradSink<'_, T>)>;
 
@@ -50,7 +89,8 @@ pub(crate) struct GradFn<T: Float> {
 
 pub(crate) struct Node<T: Float> {
     pub(crate) id: usize,
-    pub(crate) value: RefCell<Tensor<T>>,
+    /// Shared so that [`Var::value`] can hand out the tensor without holding a borrow.
+    pub(crate) value: RefCell<Rc<Tensor<T>>>,
     pub(crate) requires_grad: bool,
     /// `Some` for a recorded op until `backward` frees it; always `None` for leaves.
     pub(crate) grad_fn: RefCell<Option<GradFn<T>>>,
@@ -113,7 +153,7 @@ impl<T: Float> Var<T> {
     ) -> Self {
         Var(Rc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            value: RefCell::new(value),
+            value: RefCell::new(Rc::new(value)),
             requires_grad,
             is_leaf: grad_fn.is_none(),
             grad_fn: RefCell::new(grad_fn),
@@ -213,15 +253,18 @@ impl<T: Float> Var<T> {
         self.0.op
     }
 
-    /// Borrows the value.
-    pub fn value(&self) -> Ref<'_, Tensor<T>> {
-        self.0.value.borrow()
+    /// The value, as a handle that shares the tensor without borrowing the `Var` (see
+    /// [`Value`]).
+    pub fn value(&self) -> Value<T> {
+        Value(Rc::clone(&self.0.value.borrow()))
     }
 
     /// Mutably borrows a leaf's value (how optimisers update parameters in place).
     ///
     /// Panics for a non-leaf: changing a recorded op's output would silently corrupt the
-    /// gradients of everything computed from it.
+    /// gradients of everything computed from it. If a [`Value`] handle to the current
+    /// value is alive, the tensor is copied first so that the handle stays unchanged.
+    /// Panics, saying so, if another `value_mut` borrow is still alive.
     #[track_caller]
     pub fn value_mut(&self) -> RefMut<'_, Tensor<T>> {
         assert!(
@@ -229,20 +272,35 @@ impl<T: Float> Var<T> {
             "value_mut: only leaves can be modified in place, this value comes from `{}`",
             self.op_name()
         );
-        self.0.value.borrow_mut()
+        let Ok(cell) = self.0.value.try_borrow_mut() else {
+            panic!(
+                "value_mut: the value of this `{}` is already mutably borrowed (a `value_mut` \
+                 guard is still alive); drop it first",
+                self.op_name()
+            );
+        };
+        RefMut::map(cell, Rc::make_mut)
     }
 
     /// Replaces a leaf's value; the new value must have the same shape.
     #[track_caller]
     pub fn set_value(&self, value: Tensor<T>) {
-        let mut v = self.value_mut();
+        assert!(
+            self.is_leaf(),
+            "set_value: only leaves can be modified in place, this value comes from `{}`",
+            self.op_name()
+        );
+        let Ok(mut v) = self.0.value.try_borrow_mut() else {
+            panic!("set_value: the value is mutably borrowed (a `value_mut` guard is still alive); drop it first");
+        };
         assert!(
             v.shape() == value.shape(),
             "set_value: shape {} does not match the current shape {}",
             value.shape(),
             v.shape()
         );
-        *v = value;
+        // Replacing the Rc leaves any outstanding Value handle with the old tensor.
+        *v = Rc::new(value);
     }
 
     /// A copy of the shape.
