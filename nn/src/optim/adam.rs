@@ -88,7 +88,7 @@ impl<T: Float> AdamCore<T> {
     /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
     /// `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`.
     ///
-    /// One fused pass per parameter (AdamW's decay included), see [`adam_update`].
+    /// One fused pass per parameter (AdamW's decay included), see `kernels::adam_update`.
     fn step(&mut self, grads: &Gradients<T>) {
         let c = self.config;
         let (b1, b2) = (T::from_f64(c.betas.0), T::from_f64(c.betas.1));

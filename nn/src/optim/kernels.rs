@@ -4,7 +4,7 @@
 //! Why a separate file: speed. The crate is compiled for baseline x86-64 (SSE2), where
 //! these loops run 4 lanes wide and `mul_add` is a call into libm per element (there is
 //! no FMA instruction to lower it to). The loops are written once, as plain generic Rust
-//! marked `#[inline(always)]`, and [`dispatch!`] runs a copy compiled with AVX2 + FMA
+//! marked `#[inline(always)]`, and `dispatch!` runs a copy compiled with AVX2 + FMA
 //! when the CPU has them (checked at run time, cached by std). Nothing else changes:
 //! - rustc never fuses `a * b + c` into an FMA on its own, so every plain `*` and `+`
 //!   rounds exactly as in the SSE2 copy;
@@ -50,7 +50,7 @@ pub(crate) struct AdamStep<T> {
 }
 
 /// One Adam/AdamW step over a parameter `p` with gradient `g` and moments `m`, `v`,
-/// PyTorch's single-tensor formula term for term (see [`adam_loop`]).
+/// PyTorch's single-tensor formula term for term (see `adam_loop`).
 pub(crate) fn adam_update<T: Float>(
     p: &mut [T],
     g: &[T],
@@ -94,7 +94,7 @@ pub(crate) struct SgdStep<T> {
 }
 
 /// One SGD step over `p` with gradient `g` and momentum buffer `buf` (same length as `p`
-/// when `k.momentum`, ignored otherwise); see [`sgd_loop`].
+/// when `k.momentum`, ignored otherwise); see `sgd_loop`.
 pub(crate) fn sgd_update<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
     assert!(p.len() == g.len() && (!k.momentum || buf.len() == p.len()));
     dispatch!(sgd_loop::<T>(p, g, buf, k))
