@@ -23,14 +23,24 @@ impl<T: Float> Var<T> {
         if let Some(&bad) = targets.iter().find(|&&t| t >= classes) {
             panic!("cross_entropy: target {bad} is out of range for {classes} classes");
         }
-        let log_p = x.log_softmax();
+        // One pass per row computes everything forward and backward need, with one exp per
+        // logit and one ln per row: e = exp(x − max) (kept), total = Σe, and the row's
+        // −log softmax(x)[t] = ln(total) − (x[t] − max). Backward then needs no exp at all:
+        // softmax(x) = e / total.
+        let mut e = Vec::with_capacity(x.numel());
+        let mut inv_totals = Vec::with_capacity(targets.len());
+        let mut nll = T::ZERO;
+        for (row, &t) in x.data().chunks_exact(classes.max(1)).zip(targets) {
+            let max = row.iter().copied().fold(T::NEG_INFINITY, T::max);
+            let start = e.len();
+            e.extend(row.iter().map(|&v| (v - max).exp()));
+            let total: T = e[start..].iter().copied().sum();
+            // −((x[t] − max) − ln total), the same rounding as negating log_softmax's entry.
+            nll += -((row[t] - max) - total.ln());
+            inv_totals.push(T::ONE / total);
+        }
         drop(x);
         let batch = T::from_usize(targets.len());
-        let nll: T = targets
-            .iter()
-            .enumerate()
-            .map(|(r, &t)| -log_p.data()[r * classes + t])
-            .sum();
         let targets = targets.to_vec();
         Var::from_op(
             "cross_entropy",
@@ -38,11 +48,16 @@ impl<T: Float> Var<T> {
             &[self],
             move |ctx, sink| {
                 let k = ctx.grad_out.item() / batch;
-                let mut g = log_p.map(|l| l.exp() * k);
-                for (r, &t) in targets.iter().enumerate() {
-                    g.data_mut()[r * classes + t] -= k;
+                // (softmax − onehot)·k, with softmax = e · (1/total) of each row.
+                let mut g = Vec::with_capacity(e.len());
+                for (row, &inv) in e.chunks_exact(classes.max(1)).zip(&inv_totals) {
+                    let s = inv * k;
+                    g.extend(row.iter().map(|&v| v * s));
                 }
-                sink.add(0, g);
+                for (r, &t) in targets.iter().enumerate() {
+                    g[r * classes + t] -= k;
+                }
+                sink.add(0, Tensor::from_vec(g, [targets.len(), classes]));
             },
         )
     }

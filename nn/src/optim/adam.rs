@@ -3,6 +3,7 @@
 use ferrograd_autograd::{Gradients, Var};
 use ferrograd_tensor::{Float, Tensor};
 
+use super::kernels::{adam_update, AdamStep};
 use super::Optimizer;
 
 /// Hyper-parameters of [`Adam`] and [`AdamW`], with PyTorch's defaults.
@@ -86,6 +87,8 @@ impl<T: Float> AdamCore<T> {
     /// PyTorch's single-tensor Adam, term for term:
     /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
     /// `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`.
+    ///
+    /// One fused pass per parameter (AdamW's decay included), see `kernels::adam_update`.
     fn step(&mut self, grads: &Gradients<T>) {
         let c = self.config;
         let (b1, b2) = (T::from_f64(c.betas.0), T::from_f64(c.betas.1));
@@ -103,26 +106,22 @@ impl<T: Float> AdamCore<T> {
                 step: 0,
             });
             s.step += 1;
-            if c.weight_decay != 0.0 && self.decoupled {
-                p.map_inplace(|x| x * (T::ONE - lr * wd));
-            }
             let bias_correction1 = T::ONE - b1.powi(s.step);
             let bias_correction2_sqrt = (T::ONE - b2.powi(s.step)).sqrt();
-            let step_size = lr / bias_correction1;
-            let l2 = if self.decoupled { T::ZERO } else { wd };
-            let (pd, gd) = (p.data_mut(), grad.data());
-            for (((x, &g), m), v) in pd
-                .iter_mut()
-                .zip(gd)
-                .zip(s.m.data_mut())
-                .zip(s.v.data_mut())
-            {
-                let g = g + l2 * *x;
-                *m = b1 * *m + (T::ONE - b1) * g;
-                *v = b2 * *v + (T::ONE - b2) * g * g;
-                let denom = v.sqrt() / bias_correction2_sqrt + eps;
-                *x -= step_size * *m / denom;
-            }
+            let k = AdamStep {
+                beta1: b1,
+                beta2: b2,
+                eps,
+                step_size: lr / bias_correction1,
+                bias_correction2_sqrt,
+                decay: if self.decoupled && c.weight_decay != 0.0 {
+                    T::ONE - lr * wd
+                } else {
+                    T::ONE
+                },
+                l2: if self.decoupled { T::ZERO } else { wd },
+            };
+            adam_update(p.data_mut(), grad.data(), s.m.data_mut(), s.v.data_mut(), k);
         }
     }
 }

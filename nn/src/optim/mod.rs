@@ -12,6 +12,7 @@
 //!   of the gradient's scale (Loshchilov & Hutter).
 
 mod adam;
+mod kernels;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig, AdamW};

@@ -3,6 +3,7 @@
 use ferrograd_autograd::{Gradients, Var};
 use ferrograd_tensor::{Float, Tensor};
 
+use super::kernels::{sgd_update, SgdStep};
 use super::Optimizer;
 
 /// Hyper-parameters of [`Sgd`], with PyTorch's defaults (all zero / false but `lr`).
@@ -103,27 +104,26 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         for (p, buf) in self.params.iter().zip(&mut self.momentum_buffers) {
             let Some(grad) = grads.get(p) else { continue };
             let mut p = p.value_mut();
-            let mut g = grad.clone();
-            if c.weight_decay != 0.0 {
-                g.add_scaled_(wd, &p);
-            }
-            if c.momentum != 0.0 {
-                let b = match buf {
-                    None => buf.insert(g.clone()),
-                    Some(b) => {
-                        for (b, &gi) in b.data_mut().iter_mut().zip(g.data()) {
-                            *b = mu * *b + damp * gi;
-                        }
-                        b
-                    }
-                };
-                if c.nesterov {
-                    g.add_scaled_(mu, b);
-                } else {
-                    g.data_mut().copy_from_slice(b.data());
-                }
-            }
-            p.add_scaled_(-lr, &g);
+            let momentum = c.momentum != 0.0;
+            // The buffer starts as the first step's gradient; the fused loop writes it,
+            // so it only needs the right size here.
+            let first = momentum && buf.is_none();
+            let b: &mut [T] = match buf {
+                Some(b) if momentum => b.data_mut(),
+                None if momentum => buf.insert(grad.zeros_like()).data_mut(),
+                _ => &mut [],
+            };
+            let k = SgdStep {
+                lr,
+                wd,
+                weight_decay: c.weight_decay != 0.0,
+                mu,
+                damp,
+                momentum,
+                nesterov: c.nesterov,
+                first,
+            };
+            sgd_update(p.data_mut(), grad.data(), b, k);
         }
     }
 

@@ -35,8 +35,7 @@ impl<T: Float> Tensor<T> {
             return out;
         }
         for row in out.data_mut().chunks_exact_mut(n) {
-            let max = row.iter().copied().fold(T::NEG_INFINITY, T::max);
-            let total: T = row.iter().map(|&x| (x - max).exp()).sum();
+            let (max, total) = max_and_exp_sum(row);
             // (x - max) - ln(total), not x - (max + ln(total)): subtracting the max first
             // keeps the result exact for large logits, where max + ln(total) would round.
             let log_total = total.ln();
@@ -46,6 +45,43 @@ impl<T: Float> Tensor<T> {
         }
         out
     }
+
+    /// `(log_softmax(x), softmax(x))` over the last axis from one exp per element, for a
+    /// backward pass that needs the softmax (the log-softmax's gradient) without
+    /// exponentiating the log-softmax again. Each is what the separate method returns.
+    pub fn log_softmax_and_softmax(&self) -> (Tensor<T>, Tensor<T>) {
+        let mut log_p = self.clone();
+        let mut p = self.clone();
+        let n = self.dims().last().copied().unwrap_or(1);
+        if n == 0 {
+            return (log_p, p);
+        }
+        for (lrow, prow) in log_p
+            .data_mut()
+            .chunks_exact_mut(n)
+            .zip(p.data_mut().chunks_exact_mut(n))
+        {
+            let max = lrow.iter().copied().fold(T::NEG_INFINITY, T::max);
+            let mut total = T::ZERO;
+            for (l, e) in lrow.iter_mut().zip(prow.iter_mut()) {
+                *l -= max;
+                *e = l.exp();
+                total += *e;
+            }
+            let (log_total, inv) = (total.ln(), T::ONE / total);
+            for (l, e) in lrow.iter_mut().zip(prow.iter_mut()) {
+                *l -= log_total;
+                *e *= inv;
+            }
+        }
+        (log_p, p)
+    }
+}
+
+/// The row's maximum and `Σ exp(x − max)`.
+fn max_and_exp_sum<T: Float>(row: &[T]) -> (T, T) {
+    let max = row.iter().copied().fold(T::NEG_INFINITY, T::max);
+    (max, row.iter().map(|&x| (x - max).exp()).sum())
 }
 
 #[cfg(test)]
@@ -72,5 +108,13 @@ mod tests {
         let t = Tensor::from_vec(vec![0.0f64, 2000.0], [1, 2]);
         assert_eq!(t.softmax().data()[0], 0.0);
         assert_eq!(t.log_softmax().data()[0], -2000.0);
+    }
+
+    #[test]
+    fn fused_log_softmax_and_softmax_match_the_separate_ones() {
+        let t = Tensor::from_vec(vec![1000.0f64, 1001.0, 1002.0, -5.0, 0.0, 5.0], [2, 3]);
+        let (l, p) = t.log_softmax_and_softmax();
+        assert_eq!(l, t.log_softmax(), "bit for bit");
+        assert_eq!(p, t.softmax(), "bit for bit");
     }
 }

@@ -1,0 +1,437 @@
+//! The per-step pieces of training outside the GEMM — optimiser updates, losses,
+//! log-softmax, gradient accumulation — each timed against a verbatim copy of the code it
+//! replaced, in the same process.
+//!
+//! ```sh
+//! cargo run --release --example bench_train_step            # the table
+//! cargo run --release --example bench_train_step -- --reps 50
+//! ```
+//!
+//! Old and new run alternately (old, new, old, new, ...) and each keeps its best time, so
+//! noise from other processes on a shared machine hits both alike and mostly drops out of
+//! the ratio. Every row also checks that both give the same numbers (bit for bit where
+//! the change promises it). The last row times one whole training step of the MNIST
+//! autoencoder (784-192-96, ReLU, batch 100: forward, backward, Adam) for scale.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use clap::Parser;
+use ferrograd::autograd::{Reduction, Var};
+use ferrograd::nn::optim::{Adam, AdamConfig, AdamW, Optimizer, Sgd, SgdConfig};
+use ferrograd::nn::{Linear, Module, ReLU, Sequential};
+use ferrograd::tensor::Tensor;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+#[derive(Parser)]
+#[command(about = "Old vs new code paths of a training step (interleaved, best of N)")]
+struct Args {
+    /// Timed repetitions of each path (best kept).
+    #[arg(long, default_value_t = 30)]
+    reps: usize,
+    /// Calls per timed repetition.
+    #[arg(long, default_value_t = 5)]
+    inner: usize,
+}
+
+fn randn(dims: &[usize], rng: &mut SmallRng) -> Tensor<f32> {
+    let n = dims.iter().product();
+    Tensor::from_vec(
+        (0..n)
+            .map(|_| StandardNormal.sample(rng))
+            .collect::<Vec<f32>>(),
+        dims,
+    )
+}
+
+/// Best-of-`reps` seconds per call of `old` and `new`, run alternately.
+fn race(args: &Args, mut old: impl FnMut(), mut new: impl FnMut()) -> (f64, f64) {
+    let (mut best_old, mut best_new) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..args.reps {
+        let t = Instant::now();
+        for _ in 0..args.inner {
+            old();
+        }
+        best_old = best_old.min(t.elapsed().as_secs_f64() / args.inner as f64);
+        let t = Instant::now();
+        for _ in 0..args.inner {
+            new();
+        }
+        best_new = best_new.min(t.elapsed().as_secs_f64() / args.inner as f64);
+    }
+    (best_old, best_new)
+}
+
+fn row(name: &str, (old, new): (f64, f64), check: &str) {
+    println!(
+        "{name:<44} {:>10.1} {:>10.1} {:>7.2}x  {check}",
+        old * 1e6,
+        new * 1e6,
+        old / new
+    );
+}
+
+// ---- The replaced code, verbatim (modulo being free functions) ----------------------
+
+/// Adam/AdamW state of the old code: one tensor pair per parameter.
+struct OldAdam {
+    m: Vec<Tensor<f32>>,
+    v: Vec<Tensor<f32>>,
+    step: i32,
+}
+
+/// The old `AdamCore::step` loop: a separate decay pass for AdamW, then the update.
+#[allow(clippy::too_many_arguments)]
+fn old_adam_step(
+    params: &[Var<f32>],
+    grads: &[Tensor<f32>],
+    s: &mut OldAdam,
+    c: AdamConfig,
+    decoupled: bool,
+) {
+    let (b1, b2) = (c.betas.0 as f32, c.betas.1 as f32);
+    let (lr, eps, wd) = (c.lr as f32, c.eps as f32, c.weight_decay as f32);
+    s.step += 1;
+    for (((p, grad), m), v) in params.iter().zip(grads).zip(&mut s.m).zip(&mut s.v) {
+        let mut p = p.value_mut();
+        if c.weight_decay != 0.0 && decoupled {
+            p.map_inplace(|x| x * (1.0 - lr * wd));
+        }
+        let bias_correction1 = 1.0 - b1.powi(s.step);
+        let bias_correction2_sqrt = (1.0 - b2.powi(s.step)).sqrt();
+        let step_size = lr / bias_correction1;
+        let l2 = if decoupled { 0.0 } else { wd };
+        for (((x, &g), m), v) in p
+            .data_mut()
+            .iter_mut()
+            .zip(grad.data())
+            .zip(m.data_mut())
+            .zip(v.data_mut())
+        {
+            let g = g + l2 * *x;
+            *m = b1 * *m + (1.0 - b1) * g;
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let denom = v.sqrt() / bias_correction2_sqrt + eps;
+            *x -= step_size * *m / denom;
+        }
+    }
+}
+
+/// The old `Sgd::step`: clone the gradient, then one tensor op per option.
+fn old_sgd_step(
+    params: &[Var<f32>],
+    grads: &[Tensor<f32>],
+    bufs: &mut [Option<Tensor<f32>>],
+    c: SgdConfig,
+) {
+    let (lr, wd, mu) = (c.lr as f32, c.weight_decay as f32, c.momentum as f32);
+    let damp = (1.0 - c.dampening) as f32;
+    for ((p, grad), buf) in params.iter().zip(grads).zip(bufs) {
+        let mut p = p.value_mut();
+        let mut g = grad.clone();
+        if c.weight_decay != 0.0 {
+            g.add_scaled_(wd, &p);
+        }
+        if c.momentum != 0.0 {
+            let b = match buf {
+                None => buf.insert(g.clone()),
+                Some(b) => {
+                    for (b, &gi) in b.data_mut().iter_mut().zip(g.data()) {
+                        *b = mu * *b + damp * gi;
+                    }
+                    b
+                }
+            };
+            if c.nesterov {
+                g.add_scaled_(mu, b);
+            } else {
+                g.data_mut().copy_from_slice(b.data());
+            }
+        }
+        p.add_scaled_(-lr, &g);
+    }
+}
+
+/// The old cross-entropy: log-softmax forward, exp of it again in backward.
+fn old_cross_entropy(x: &Var<f32>, targets: &[usize]) -> Var<f32> {
+    let classes = x.value().cols();
+    let log_p = x.value().log_softmax();
+    let batch = targets.len() as f32;
+    let nll: f32 = targets
+        .iter()
+        .enumerate()
+        .map(|(r, &t)| -log_p.data()[r * classes + t])
+        .sum();
+    let targets = targets.to_vec();
+    Var::from_op(
+        "cross_entropy",
+        Tensor::scalar(nll / batch),
+        &[x],
+        move |ctx, sink| {
+            let k = ctx.grad_out.item() / batch;
+            let mut g = log_p.map(|l| l.exp() * k);
+            for (r, &t) in targets.iter().enumerate() {
+                g.data_mut()[r * classes + t] -= k;
+            }
+            sink.add(0, g);
+        },
+    )
+}
+
+/// The old log-softmax: backward exponentiates the output.
+fn old_log_softmax(x: &Var<f32>) -> Var<f32> {
+    let value = x.value().log_softmax();
+    Var::from_op("log_softmax", value, &[x], |ctx, sink| {
+        let y = ctx.output;
+        let n = y.dims().last().copied().unwrap_or(1).max(1);
+        let mut grad = Vec::with_capacity(y.numel());
+        for (yr, gr) in y
+            .data()
+            .chunks_exact(n)
+            .zip(ctx.grad_out.data().chunks_exact(n))
+        {
+            let total: f32 = gr.iter().copied().sum();
+            grad.extend(yr.iter().zip(gr).map(|(&y, &g)| g - y.exp() * total));
+        }
+        sink.add(0, Tensor::from_vec(grad, y.shape()));
+    })
+}
+
+/// The old mse forward: one serial sum of squares.
+fn old_mse(x: &Var<f32>, y: &Var<f32>) -> Var<f32> {
+    let sq: f32 = x
+        .value()
+        .data()
+        .iter()
+        .zip(y.value().data())
+        .map(|(&a, &b)| (a - b) * (a - b))
+        .sum();
+    Var::from_op("mse_loss", Tensor::scalar(sq), &[x, y], move |ctx, sink| {
+        let (x, y) = (ctx.input(0), ctx.input(1));
+        let k = 2.0 * ctx.grad_out.item();
+        let diff = x.zip_with(&y, "mse_backward", |a, b| (a - b) * k);
+        if sink.wants(1) {
+            sink.add(1, -&diff);
+        }
+        sink.add(0, diff);
+    })
+}
+
+// ---- Harness -------------------------------------------------------------------------
+
+fn mnist_autoencoder(rng: &mut SmallRng) -> Sequential<f32> {
+    Sequential::new()
+        .with(Linear::<f32>::new(784, 192, true, rng))
+        .with(ReLU)
+        .with(Linear::<f32>::new(192, 96, true, rng))
+        .with(Linear::<f32>::new(96, 192, true, rng))
+        .with(ReLU)
+        .with(Linear::<f32>::new(192, 784, true, rng))
+}
+
+fn copies(params: &[Var<f32>]) -> Vec<Var<f32>> {
+    params
+        .iter()
+        .map(|p| Var::leaf(p.value().clone()))
+        .collect()
+}
+
+fn same_bits(a: &[Var<f32>], b: &[Var<f32>]) -> bool {
+    a.iter().zip(b).all(|(a, b)| {
+        a.value()
+            .data()
+            .iter()
+            .zip(b.value().data())
+            .all(|(x, y)| x.to_bits() == y.to_bits())
+    })
+}
+
+fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f64 {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .map(|(&x, &y)| ((x - y).abs() / x.abs().max(y.abs()).max(1e-30)) as f64)
+        .fold(0.0, f64::max)
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut rng = SmallRng::seed_from_u64(7);
+    println!(
+        "{:<44} {:>10} {:>10} {:>8}  check",
+        "µs per call (best of reps)", "old", "new", "old/new"
+    );
+
+    // Optimisers over the MNIST autoencoder's 338 k parameters, with fixed gradients.
+    let model = mnist_autoencoder(&mut rng);
+    let params = model.parameters();
+    let grads: Vec<Tensor<f32>> = params
+        .iter()
+        .map(|p| randn(p.value().dims(), &mut rng).scale(1e-3))
+        .collect();
+    let grads_of = |ps: &[Var<f32>]| {
+        // A Gradients store holding `grads` for `ps`: the backward of Σ p ⊙ g.
+        let mut loss = (&ps[0] * &Var::constant(grads[0].clone())).sum();
+        for (p, g) in ps.iter().zip(&grads).skip(1) {
+            loss = &loss + &(p * &Var::constant(g.clone())).sum();
+        }
+        loss.backward()
+    };
+    for (name, cfg, decoupled) in [
+        ("Adam step (338k params)", AdamConfig::new(1e-3), false),
+        (
+            "AdamW step, wd 0.01",
+            AdamConfig::new(1e-3).weight_decay(0.01),
+            true,
+        ),
+    ] {
+        let (po, pn) = (copies(&params), copies(&params));
+        let gn = grads_of(&pn);
+        let mut old_state = OldAdam {
+            m: grads.iter().map(Tensor::zeros_like).collect(),
+            v: grads.iter().map(Tensor::zeros_like).collect(),
+            step: 0,
+        };
+        let mut opt: Box<dyn Optimizer<f32>> = if decoupled {
+            Box::new(AdamW::new(pn.clone(), cfg))
+        } else {
+            Box::new(Adam::new(pn.clone(), cfg))
+        };
+        let t = race(
+            &args,
+            || old_adam_step(&po, &grads, &mut old_state, cfg, decoupled),
+            || opt.step(&gn),
+        );
+        let ok = same_bits(&po, &pn);
+        row(name, t, if ok { "same bits" } else { "DIFFERENT" });
+    }
+    {
+        let cfg = SgdConfig::new(1e-2)
+            .momentum(0.9)
+            .nesterov(true)
+            .weight_decay(1e-4);
+        let (po, pn) = (copies(&params), copies(&params));
+        let gn = grads_of(&pn);
+        let mut bufs = vec![None; po.len()];
+        let mut opt = Sgd::new(pn.clone(), cfg);
+        let t = race(
+            &args,
+            || old_sgd_step(&po, &grads, &mut bufs, cfg),
+            || opt.step(&gn),
+        );
+        let ok = same_bits(&po, &pn);
+        row(
+            "SGD step, momentum+Nesterov+wd",
+            t,
+            if ok { "same bits" } else { "DIFFERENT" },
+        );
+    }
+    {
+        let (mut a, b) = (randn(&[192, 784], &mut rng), randn(&[192, 784], &mut rng));
+        let mut a2 = a.clone();
+        let t = race(
+            &args,
+            || {
+                for (x, &y) in a.data_mut().iter_mut().zip(b.data()) {
+                    *x = 1e-3f32.mul_add(y, *x);
+                }
+            },
+            || a2.add_scaled_(1e-3, &b),
+        );
+        let ok = a == a2;
+        row(
+            "add_scaled_ [192, 784] (grad accumulation)",
+            t,
+            if ok { "same bits" } else { "DIFFERENT" },
+        );
+    }
+
+    // Losses and log-softmax: forward + backward, on a probe batch and an MNIST batch.
+    for &(b, c) in &[(200usize, 2usize), (200, 10), (100, 784)] {
+        let x = Var::leaf(randn(&[b, c], &mut rng).scale(3.0));
+        let targets: Vec<usize> = (0..b).map(|i| (i * 7) % c).collect();
+        let (mut lo, mut ln, mut go, mut gn) = (0.0, 0.0, None, None);
+        let t = race(
+            &args,
+            || {
+                let l = old_cross_entropy(&x, &targets);
+                lo = l.item();
+                go = l.backward().remove(&x);
+            },
+            || {
+                let l = x.cross_entropy(&targets);
+                ln = l.item();
+                gn = l.backward().remove(&x);
+            },
+        );
+        let rel = max_rel(go.as_ref().unwrap(), gn.as_ref().unwrap());
+        let check = format!(
+            "loss {}, grad max rel diff {rel:.1e}",
+            if lo.to_bits() == ln.to_bits() {
+                "same bits"
+            } else {
+                "DIFFERENT"
+            }
+        );
+        row(&format!("cross_entropy fwd+bwd [{b}, {c}]"), t, &check);
+
+        let w = Var::constant(randn(&[b, c], &mut rng));
+        let t = race(
+            &args,
+            || {
+                go = (&old_log_softmax(&x) * &w).sum().backward().remove(&x);
+            },
+            || {
+                gn = (&x.log_softmax() * &w).sum().backward().remove(&x);
+            },
+        );
+        let rel = max_rel(go.as_ref().unwrap(), gn.as_ref().unwrap());
+        row(
+            &format!("log_softmax fwd+bwd [{b}, {c}] (+ mul, sum)"),
+            t,
+            &format!("grad max rel diff {rel:.1e}"),
+        );
+    }
+    {
+        let x = Var::leaf(randn(&[100, 784], &mut rng));
+        let y = Var::constant(randn(&[100, 784], &mut rng));
+        let (mut lo, mut ln) = (0.0f32, 0.0f32);
+        let t = race(
+            &args,
+            || {
+                let l = old_mse(&x, &y);
+                lo = l.item();
+                black_box(l.backward());
+            },
+            || {
+                let l = x.mse_loss(&y, Reduction::Sum);
+                ln = l.item();
+                black_box(l.backward());
+            },
+        );
+        row(
+            "mse_loss (sum) fwd+bwd [100, 784]",
+            t,
+            &format!("loss rel diff {:.1e}", ((lo - ln) / lo).abs()),
+        );
+    }
+
+    // One whole training step, for scale (new code only).
+    {
+        let mut opt = Adam::new(model.parameters(), AdamConfig::new(1e-3));
+        let x = Var::constant(randn(&[100, 784], &mut rng));
+        let mut step = || {
+            let loss = ferrograd::nn::squared_error_per_sample(&model.forward(&x), &x);
+            opt.step(&loss.backward());
+        };
+        let t = race(&args, || {}, &mut step);
+        println!(
+            "{:<44} {:>10} {:>10.1}            (forward + backward + Adam)",
+            "MNIST AE train step, batch 100",
+            "",
+            t.1 * 1e6
+        );
+    }
+}
