@@ -578,7 +578,9 @@ fn main() {
             .iter()
             .zip(&ns)
             .map(|(b, &n)| b / counted(n))
-            .fold((f64::INFINITY, 0.0f64), |(lo, hi), r| (lo.min(r), hi.max(r)))
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+                (lo.min(r), hi.max(r))
+            })
     };
     let soft_ratio = mem_ratio(&mem_soft, &|n| counted_soft(n, d, m));
     let lin_ratio = mem_ratio(&mem_lin, &|n| counted_lin(n, d, m));
@@ -631,8 +633,14 @@ fn main() {
     let (_, bmd_l) = loglog_fit(&df, &md_lin);
     // What the operation counts predict over this very range: 1 + D + D² is not yet D² at
     // D = 8, so the asymptotic 3 and 2 are approached from below.
-    let ops_lin: Vec<f64> = ds.iter().map(|&d| (n_fix * (1 + d + d * d) * d) as f64).collect();
-    let ops_soft: Vec<f64> = ds.iter().map(|&d| (n_fix * n_fix * (2 * d + 1)) as f64).collect();
+    let ops_lin: Vec<f64> = ds
+        .iter()
+        .map(|&d| (n_fix * (1 + d + d * d) * d) as f64)
+        .collect();
+    let ops_soft: Vec<f64> = ds
+        .iter()
+        .map(|&d| (n_fix * n_fix * (2 * d + 1)) as f64)
+        .collect();
     let mem_lin_counted: Vec<f64> = ds.iter().map(|&d| counted_lin(n_fix, d, d)).collect();
     let (_, bd_l_pred) = loglog_fit(&df, &ops_lin);
     let (_, bd_s_pred) = loglog_fit(&df, &ops_soft);
@@ -674,7 +682,9 @@ fn main() {
         );
         check(
             (bmd_l - bmd_l_pred).abs() < 0.3,
-            format!("linear attention memory vs D: measured slope {bmd_l:.2}, counted {bmd_l_pred:.2}"),
+            format!(
+                "linear attention memory vs D: measured slope {bmd_l:.2}, counted {bmd_l_pred:.2}"
+            ),
         );
     }
     let fit_s: Vec<f64> = nf.iter().map(|n| (a_s + b_s * n.ln()).exp()).collect();
@@ -720,8 +730,16 @@ fn main() {
         )
         .log_x()
         .log_y()
-        .series(format!("softmax attention (slope {bm_s:.2})"), &nf, &mb(&mem_soft))
-        .series(format!("linearised attention (slope {bm_l:.2})"), &nf, &mb(&mem_lin))
+        .series(
+            format!("softmax attention (slope {bm_s:.2})"),
+            &nf,
+            &mb(&mem_soft),
+        )
+        .series(
+            format!("linearised attention (slope {bm_l:.2})"),
+            &nf,
+            &mb(&mem_lin),
+        )
         .legend(Legend::UpperLeft)
         .save(out.join("memory_vs_n")),
         "plotting memory_vs_n",

@@ -299,7 +299,18 @@ fn main() {
     println!("\n1b) vector mean μ ∈ ℝᵈ: E[qᵀk] = ‖μ‖², Var(qᵀk) = dσ⁴ + 2σ²‖μ‖²");
     println!(
         "{:>24} {:>5} {:>5} {:>6} {:>7} | {:>9} {:>7} {:>9} {:>9} | {:>10} {:>8} {:>10}",
-        "μ", "d", "sigma", "‖μ‖²", "n", "E[qᵀk]", "±SE", "exact", "d·μ̄²", "Var(qᵀk)", "±SE", "exact"
+        "μ",
+        "d",
+        "sigma",
+        "‖μ‖²",
+        "n",
+        "E[qᵀk]",
+        "±SE",
+        "exact",
+        "d·μ̄²",
+        "Var(qᵀk)",
+        "±SE",
+        "exact"
     );
     let mut vector_rows = Vec::new();
     for (label, d, sigma, mu) in &vector_means {
@@ -317,11 +328,17 @@ fn main() {
         );
         check(
             (m.mean - exact_mean).abs() <= 5.0 * m.se_mean,
-            format!("E[qᵀk] for μ = {label}: {:.3} is more than 5 SE from ‖μ‖² = {exact_mean}", m.mean),
+            format!(
+                "E[qᵀk] for μ = {label}: {:.3} is more than 5 SE from ‖μ‖² = {exact_mean}",
+                m.mean
+            ),
         );
         check(
             (m.var - exact_var).abs() <= 5.0 * m.se_var,
-            format!("Var(qᵀk) for μ = {label}: {:.3} is more than 5 SE from {exact_var}", m.var),
+            format!(
+                "Var(qᵀk) for μ = {label}: {:.3} is more than 5 SE from {exact_var}",
+                m.var
+            ),
         );
         check(
             (m.mean - scalar_guess).abs() > 5.0 * m.se_mean,
