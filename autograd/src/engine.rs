@@ -7,6 +7,7 @@ use ferrograd_tensor::{Float, Tensor};
 
 use crate::var::{BackwardCtx, Var};
 
+// ANCHOR: gradients
 /// The gradients of one backward pass, keyed by [`Var::id`].
 ///
 /// Returned by [`Var::backward`] instead of being stored on the parameters (candle's
@@ -22,6 +23,8 @@ impl<T: Float> Gradients<T> {
     pub fn get(&self, var: &Var<T>) -> Option<&Tensor<T>> {
         self.map.get(&var.id())
     }
+
+    // ANCHOR_END: gradients
 
     /// ∂loss/∂var, with zeros of `var`'s shape when it did not influence the loss.
     pub fn get_or_zeros(&self, var: &Var<T>) -> Tensor<T> {
@@ -58,6 +61,7 @@ impl<T: Float> std::fmt::Debug for Gradients<T> {
     }
 }
 
+// ANCHOR: grad_sink
 /// Where backward rules put the gradients of an op's inputs.
 ///
 /// Every contribution is *added* (a value used twice gets both), and is first summed back
@@ -93,6 +97,8 @@ impl<T: Float> GradSink<'_, T> {
             }
         }
     }
+
+    // ANCHOR_END: grad_sink
 
     /// Adds `alpha * a @ b` to input `i`'s gradient through the GEMM: `beta = 1` when a
     /// gradient is already there, so accumulation needs no temporary.
@@ -162,6 +168,7 @@ impl<T: Float> Var<T> {
             return Gradients { map: store };
         }
         store.insert(self.id(), seed);
+        // ANCHOR: backward_loop
         for node in topological_order(self) {
             let Some(grad_out) = store.remove(&node.id()) else {
                 continue; // no path from the output reached this node's gradient
@@ -192,9 +199,11 @@ impl<T: Float> Var<T> {
             (gf.backward)(&ctx, &mut sink);
         }
         Gradients { map: store }
+        // ANCHOR_END: backward_loop
     }
 }
 
+// ANCHOR: topological_order
 /// Non-leaf nodes reachable from `root`, each before any node it was computed from.
 fn topological_order<T: Float>(root: &Var<T>) -> Vec<Var<T>> {
     let mut post_order = Vec::new();
@@ -221,6 +230,7 @@ fn topological_order<T: Float>(root: &Var<T>) -> Vec<Var<T>> {
     post_order.reverse();
     post_order
 }
+// ANCHOR_END: topological_order
 
 #[cfg(test)]
 mod tests {
@@ -315,6 +325,24 @@ mod tests {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| x.square().backward()));
         let msg = *r.unwrap_err().downcast::<String>().unwrap();
         assert!(msg.contains("scalar") && msg.contains("[2]"), "{msg}");
+    }
+
+    #[test]
+    fn a_rule_sees_how_many_inputs_it_was_recorded_with() {
+        // An n-ary op as a user would write it: the rule loops over ctx.num_inputs().
+        let terms: Vec<Var<f64>> = (0..3).map(|i| leaf(&[i as f64])).collect();
+        let refs: Vec<&Var<f64>> = terms.iter().collect();
+        let value = Tensor::from_slice(&[3.0], [1]);
+        let y = Var::from_op("sum3", value, &refs, |ctx, sink| {
+            assert_eq!(ctx.num_inputs(), 3);
+            for i in 0..ctx.num_inputs() {
+                sink.add(i, ctx.grad_out.scale((i + 1) as f64));
+            }
+        });
+        let g = y.sum().backward();
+        for (i, t) in terms.iter().enumerate() {
+            assert_eq!(g.get(t).unwrap().data(), &[(i + 1) as f64]);
+        }
     }
 
     #[test]

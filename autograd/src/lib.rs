@@ -51,4 +51,4 @@ pub use engine::{GradSink, Gradients};
 pub use grad_mode::{is_grad_enabled, no_grad, NoGradGuard};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport};
 pub use ops::Reduction;
-pub use var::{BackwardCtx, BackwardFn, Var};
+pub use var::{BackwardCtx, BackwardFn, Value, Var};

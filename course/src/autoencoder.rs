@@ -246,7 +246,7 @@ pub struct History {
 
 /// Trains `model` as `cfg` says, measuring after initialisation and after every epoch;
 /// `on_epoch(e)` is called after each measurement (for progress bars). Returns an error
-/// message if the loss became NaN or infinite.
+/// message if the training or validation loss became NaN or infinite.
 pub fn train_and_probe(
     model: &Autoencoder,
     data: Splits<'_>,
@@ -258,9 +258,18 @@ pub fn train_and_probe(
     let valid_x = Var::constant(data.valid.x.clone());
     let test_x = Var::constant(data.test.x.clone());
 
-    let measure = |hist: &mut History, rng: &mut SmallRng| {
+    let measure = |hist: &mut History, rng: &mut SmallRng| -> Result<(), String> {
         let t = Instant::now();
         let (loss, f1) = validation_loss(model, &data.valid.x);
+        // Weights can blow up without a non-finite training loss (the last step of an
+        // epoch); a NaN code would give the probe a meaningless accuracy.
+        if !loss.is_finite() {
+            return Err(format!(
+                "training diverged: the validation loss became {loss} after epoch {} \
+                 (try a smaller learning rate)",
+                hist.val_loss.len().saturating_sub(1)
+            ));
+        }
         let (acc, f2) = probe_accuracy(
             model,
             &valid_x,
@@ -274,8 +283,9 @@ pub fn train_and_probe(
         hist.probe_acc.push(acc);
         hist.flops += f1 + f2;
         hist.eval_seconds += t.elapsed().as_secs_f64();
+        Ok(())
     };
-    measure(&mut hist, rng);
+    measure(&mut hist, rng)?;
     hist.train_loss.push(f64::NAN);
     on_epoch(0);
 
@@ -305,7 +315,7 @@ pub fn train_and_probe(
         }
         hist.train_loss.push(loss_sum / batches.max(1) as f64);
         hist.train_seconds += t.elapsed().as_secs_f64();
-        measure(&mut hist, rng);
+        measure(&mut hist, rng)?;
         on_epoch(epoch);
     }
     Ok(hist)

@@ -2,12 +2,20 @@
 //! and the wall time go into `results.json`, a summary line is printed, and the process
 //! fails if any check did.
 //!
-//! ```ignore
+//! ```
+//! use course::checks::{finish, Checks};
+//! use course::Run;
+//! # let out = std::env::temp_dir().join(format!("course-checks-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&out)?;
 //! let run = Run::start();
 //! let mut checks = Checks::default();
+//! let err = 3e-16;
 //! checks.check(err < 1e-12, format!("gradients match ({err:.1e})"));
-//! let results = json!({"example": NAME, "err": err});
-//! common::checks::finish(run, NAME, &out, results, checks); // exits 1 on a failed check
+//! let results = serde_json::json!({"example": "doc", "err": err});
+//! finish(run, "doc", &out, results, checks); // exits 1 on a failed check
+//! assert!(out.join("results.json").is_file());
+//! # std::fs::remove_dir_all(&out)?;
+//! # Ok::<(), std::io::Error>(())
 //! ```
 //!
 //! Unlike [`check`](super::check), a failed [`Checks::check`] does not stop the run: every

@@ -1,13 +1,17 @@
 //! The flags every example accepts. Flatten [`RunArgs`] into an example's own parser:
 //!
-//! ```ignore
+//! ```
+//! use clap::Parser;
 //! #[derive(clap::Parser)]
 //! struct Args {
 //!     #[command(flatten)]
-//!     run: common::cli::RunArgs,
+//!     run: course::cli::RunArgs,
 //! }
-//! let args = Args::parse();
-//! let out = args.run.out_dir("my_example"); // results/my_example, created
+//! let args = Args::parse_from(["my_example", "--quick", "--seed", "7"]);
+//! assert!(args.run.quick && args.run.seed == 7);
+//! // results/quick/my_example unless --out is given; out_dir() also creates it.
+//! assert_eq!(course::cli::default_out_dir("my_example", args.run.quick),
+//!            std::path::Path::new("results/quick/my_example"));
 //! ```
 
 use std::path::PathBuf;
@@ -18,7 +22,7 @@ pub struct RunArgs {
     /// A few-second run with smaller sizes (what CI runs); the default is the full run.
     #[arg(long)]
     pub quick: bool,
-    /// Where outputs go; defaults to results/<example> (results/quick/<example> with
+    /// Where outputs go; defaults to `results/<example>` (`results/quick/<example>` with
     /// --quick, so a quick run never overwrites a full one).
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -5,6 +5,8 @@
 //! - [`synthetic`]: the homework notebook's synthetic data set; [`mnist`]: MNIST, fetched
 //!   on first use;
 //! - [`autoencoder`]: the autoencoder model, its training loop and the linear probe;
+//!   [`ae_report`]: their JSON, curves and probe ceilings; [`sweep`]: a grid of runs in
+//!   parallel (rayon), results in grid order; [`flags`]: range-checked flag values;
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
 //! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
 //!   run and its `results.json`; [`files`]: atomic output files;
@@ -13,13 +15,17 @@
 //!
 //! It is `publish = false`: it is homework scaffolding, not a library to depend on.
 
+pub mod ae_report;
 pub mod autoencoder;
 pub mod checks;
 pub mod cli;
+pub mod example_bin;
 pub mod files;
+pub mod flags;
 pub mod linalg_util;
 pub mod mnist;
 pub mod plot;
+pub mod sweep;
 pub mod synthetic;
 
 use std::fmt::Display;

@@ -1,16 +1,23 @@
 //! Plots for the examples: line charts with min–max bands, and grids of grey images.
 //!
-//! ```ignore
-//! use common::plot::{LinePlot, Legend, save_gray_grid};
+//! ```
+//! use course::plot::{save_gray_grid, Legend, LinePlot};
+//! # let dir = std::env::temp_dir().join(format!("course-plot-doc-{}", std::process::id()));
+//! let steps = [1, 2, 3, 4];
+//! let (mean_loss, min_loss, max_loss) = ([1.0, 0.5, 0.3, 0.2], [0.9, 0.4, 0.2, 0.1], [1.1, 0.6, 0.4, 0.3]);
 //! // One curve per run, with the spread over seeds as a translucent band of the same colour.
 //! LinePlot::new("Training loss", "step", "MSE")
 //!     .log_y()
 //!     .series("softmax", &steps, &mean_loss)
 //!     .band("softmax", &steps, &min_loss, &max_loss)
 //!     .legend(Legend::UpperRight)
-//!     .save("results/my_example/loss")?;   // writes loss.png and loss.svg
-//! // MNIST digits, one row per model (rows may have different lengths).
-//! save_gray_grid("results/my_example/digits", &[originals, reconstructions], 28, 28)?;
+//!     .save(dir.join("loss"))?; // writes loss.png and loss.svg
+//! // MNIST-like digits, one row per model (rows may have different lengths).
+//! let (original, reconstruction) = (vec![0.0f32; 784], vec![0.5f32; 784]);
+//! save_gray_grid(dir.join("digits"), &[vec![&original[..]], vec![&reconstruction[..]]], 28, 28)?;
+//! assert!(dir.join("loss.png").is_file() && dir.join("digits.png").is_file());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! - Text is drawn with DejaVu Sans compiled into the binary (plotters' `ab_glyph`
@@ -632,9 +639,15 @@ pub enum GrayScale {
 /// 3×3 block and images are separated by a 4-pixel mid-grey gap, so digits are legible at
 /// normal zoom. Panics if an image has the wrong number of values.
 ///
-/// ```ignore
+/// ```
+/// # use course::plot::save_gray_grid;
+/// # let path = std::env::temp_dir().join(format!("course-grid-doc-{}", std::process::id()));
+/// let batch = vec![0.25f32; 3 * 784]; // three 28×28 images, row-major
 /// let originals: Vec<&[f32]> = batch.chunks(784).collect();
-/// save_gray_grid("results/ae/recon", &[originals, recons], 28, 28)?;
+/// let written = save_gray_grid(&path, &[originals], 28, 28)?;
+/// assert_eq!(written.extension().unwrap(), "png");
+/// # std::fs::remove_file(written)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[track_caller]
 pub fn save_gray_grid(

@@ -11,14 +11,24 @@
 //!   [`load_checked`] is what a model's loader wants: it compares the file against the
 //!   model's expected names and shapes and reports *every* mismatch at once.
 //! - Writes are atomic: the bytes go to a temporary file in the destination folder, are
-//!   synced, and the file is renamed over the destination, so a crash leaves either the
-//!   old checkpoint or the new one, never half of one.
+//!   synced, and the file is renamed over the destination (and the folder synced), so a
+//!   crash leaves either the old checkpoint or the new one, never half of one. The new
+//!   file keeps the permissions of the one it replaces (a new one gets `0666` minus the
+//!   umask, like any created file).
+//! - A writer killed mid-save leaves its temporary file (`.ferrograd-checkpoint-*.tmp`)
+//!   behind; the next save into that folder removes it. A writer holds an exclusive
+//!   `flock` on its temporary file until the rename, so a saver that can take the lock
+//!   knows the writer is dead, and never touches a live writer's file (even one in
+//!   another process or PID namespace, which a PID in the name could not tell).
+//! - Only regular files are read, with a bound: a FIFO, a device or a directory at the
+//!   path is an error naming the path, not a hang or an endless read.
 //! - Reading is a pure function of the bytes ([`from_bytes`]), so it can be fuzzed; any
 //!   input yields tensors or a [`CheckpointError`] naming the file and the defect.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -255,8 +265,16 @@ pub fn to_bytes<T: Float>(tensors: &[(String, &Tensor<T>)]) -> Result<Vec<u8>, C
     })
 }
 
+/// Name prefix of the temporary files [`save`] writes beside the destination.
+const TMP_PREFIX: &str = ".ferrograd-checkpoint-";
+/// Name suffix of those temporary files.
+const TMP_SUFFIX: &str = ".tmp";
+
 /// Writes named tensors to `path` as a safetensors file, atomically: the bytes go to a
-/// temporary file in the same folder, which is synced and then renamed over `path`.
+/// temporary file in the same folder, which is synced and then renamed over `path`, and
+/// the folder is synced so the rename itself survives a crash. An existing file's
+/// permissions are kept; a new file gets the usual `0666` minus the umask. Temporary
+/// files left in the folder by savers that died are removed first.
 pub fn save<T: Float>(
     path: impl AsRef<Path>,
     tensors: &[(String, &Tensor<T>)],
@@ -275,23 +293,128 @@ pub fn save<T: Float>(
             source,
         }
     };
-    // Same folder, so the final rename stays within one file system and is atomic.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ferrograd-checkpoint-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io("create a temporary file in", dir))?;
+    remove_stale_temporaries(dir);
+    let mut tmp = locked_temporary(dir, path).map_err(io("create a temporary file in", dir))?;
     tmp.write_all(&bytes)
         .map_err(io("write temporary file for", path))?;
     tmp.as_file()
         .sync_all()
         .map_err(io("sync temporary file for", path))?;
-    tmp.persist(path)
+    // The returned handle keeps the lock until the rename is done.
+    let _locked = tmp
+        .persist(path)
         .map_err(|e| io("rename temporary file onto", path)(e.error))?;
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync the folder of", path))?;
     Ok(())
 }
 
-/// Rejects headers whose data offsets run past the end of the buffer.
+/// A new temporary file in `dir` for replacing `dest`, holding an exclusive lock that
+/// marks its writer as alive, with `dest`'s permissions (or `0666` minus the umask).
+fn locked_temporary(dir: &Path, dest: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TMP_PREFIX).suffix(TMP_SUFFIX);
+    #[cfg(unix)]
+    let existing = fs::metadata(dest).ok().filter(fs::Metadata::is_file);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile's default is 0600; giving the mode at creation lets the umask apply.
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    loop {
+        let tmp = builder.tempfile_in(dir)?;
+        // Blocking: a cleaner holds the lock only for a moment.
+        tmp.as_file().lock()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // A cleaner may have locked and removed the file between its creation and our
+            // lock; then it has no name left and a fresh one is needed.
+            if tmp.as_file().metadata()?.nlink() == 0 {
+                continue;
+            }
+            if let Some(meta) = &existing {
+                // Set explicitly, not at creation, so the umask cannot narrow them.
+                tmp.as_file().set_permissions(meta.permissions())?;
+            }
+        }
+        return Ok(tmp);
+    }
+}
+
+/// Removes temporary files of savers that died before renaming them: those whose lock
+/// can be taken. Best effort: whatever cannot be checked or removed is left alone.
+fn remove_stale_temporaries(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            if !(name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)) {
+                continue;
+            }
+            let path = entry.path();
+            let Ok((file, _)) = crate::files::open_regular(&path) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue; // a live writer
+            }
+            // Remove the name only if it still denotes the file locked here.
+            let (Ok(locked), Ok(named)) = (file.metadata(), fs::symlink_metadata(&path)) else {
+                continue;
+            };
+            if (locked.dev(), locked.ino()) == (named.dev(), named.ino()) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// The first key that a JSON object repeats, if any (deserialised from the header).
+struct FirstDuplicate(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for FirstDuplicate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = FirstDuplicate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<FirstDuplicate, A::Error> {
+                let mut seen = HashSet::new();
+                let mut first = None;
+                // The whole object is consumed: serde_json rejects a map left half-read.
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if first.is_none() && !seen.insert(key.clone()) {
+                        first = Some(key);
+                    }
+                }
+                Ok(FirstDuplicate(first))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// Rejects headers that repeat a tensor name or whose data offsets run past the end of
+/// the buffer.
 ///
 /// safetensors 0.8 sums the last offset with the header length before comparing with the
 /// buffer length; offsets near `usize::MAX` overflow that sum, which panics in builds with
@@ -309,6 +432,14 @@ fn check_offsets(bytes: &[u8], file: &str) -> Result<(), CheckpointError> {
     let Some(header) = bytes.get(8..8 + n as usize) else {
         return Ok(());
     };
+    // serde_json keeps only the last of duplicated keys, and the safetensors parser then
+    // blames whichever tensor the lost entry's bytes were meant for.
+    if let Ok(FirstDuplicate(Some(name))) = serde_json::from_slice(header) {
+        return Err(CheckpointError::Corrupt {
+            file: file.to_string(),
+            problem: format!("tensor `{name}` appears more than once in the header"),
+        });
+    }
     let Ok(serde_json::Value::Object(entries)) = serde_json::from_slice(header) else {
         return Ok(());
     };
@@ -504,8 +635,10 @@ pub fn check_bytes<T: Float>(
         .collect()
 }
 
+/// The bytes of the checkpoint at `path`, which must be a regular file (see
+/// [`crate::files`]: a FIFO or device would hang or never end).
 fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    std::fs::read(path).map_err(|source| CheckpointError::Io {
+    crate::files::read_regular(path).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         op: "read",
         source,

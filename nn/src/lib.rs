@@ -33,6 +33,7 @@
 
 pub mod checkpoint;
 pub mod data;
+mod files;
 mod layers;
 mod loss;
 mod module;

@@ -2,7 +2,8 @@
 //! homework's layer shapes, and the naive i-k-j loop at small sizes for comparison.
 //! Throughput is reported in "elements" per second = flops per second (2·m·n·k per call).
 //!
-//! `cargo bench -p ferrograd-tensor` (or `-- f32/256` to filter).
+//! `cargo bench -p ferrograd-tensor --features criterion` (or `-- f32/256` to filter); the
+//! feature keeps criterion out of `cargo test` builds.
 
 use std::hint::black_box;
 use std::time::Duration;

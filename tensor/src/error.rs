@@ -44,6 +44,14 @@ pub enum TensorError {
         /// What was expected instead, in words.
         expected: String,
     },
+    /// The shape has more elements than `usize` can count (the product of its non-zero
+    /// dimensions overflows), so no buffer can hold it and no index can reach it.
+    TooLarge {
+        /// The operation that was attempted.
+        op: &'static str,
+        /// The offending shape.
+        shape: Shape,
+    },
 }
 
 impl fmt::Display for TensorError {
@@ -52,11 +60,17 @@ impl fmt::Display for TensorError {
             TensorError::ShapeMismatch { op, lhs, rhs } => {
                 write!(f, "{op}: shapes {lhs} and {rhs} are incompatible")
             }
-            TensorError::LengthMismatch { op, shape, len } => write!(
-                f,
-                "{op}: shape {shape} needs {} elements but the buffer has {len}",
-                shape.numel()
-            ),
+            TensorError::LengthMismatch { op, shape, len } => match shape.checked_numel() {
+                Some(n) => write!(
+                    f,
+                    "{op}: shape {shape} needs {n} elements but the buffer has {len}"
+                ),
+                None => write!(
+                    f,
+                    "{op}: shape {shape} has more elements than usize can count; the \
+                     buffer has {len}"
+                ),
+            },
             TensorError::AxisOutOfRange { op, axis, shape } => {
                 write!(f, "{op}: axis {axis} is out of range for shape {shape}")
             }
@@ -65,6 +79,12 @@ impl fmt::Display for TensorError {
                 shape,
                 expected,
             } => write!(f, "{op}: got shape {shape}, expected {expected}"),
+            TensorError::TooLarge { op, shape } => write!(
+                f,
+                "{op}: shape {shape} is too large: the product of its non-zero dimensions \
+                 overflows usize (at most {} elements can be counted)",
+                usize::MAX
+            ),
         }
     }
 }

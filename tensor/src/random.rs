@@ -9,6 +9,7 @@ use crate::{Float, Shape, Tensor};
 impl<T: Float> Tensor<T> {
     /// Samples from the standard normal N(0, 1) (drawn in f64, then rounded, so an f32 and
     /// an f64 tensor from the same seed agree to f32 precision).
+    #[track_caller]
     pub fn randn<R: Rng + ?Sized>(shape: impl Into<Shape>, rng: &mut R) -> Self {
         Self::from_fn(shape, |_| {
             let x: f64 = StandardNormal.sample(rng);
@@ -17,6 +18,7 @@ impl<T: Float> Tensor<T> {
     }
 
     /// Samples uniformly from [0, 1).
+    #[track_caller]
     pub fn rand<R: Rng + ?Sized>(shape: impl Into<Shape>, rng: &mut R) -> Self {
         Self::from_fn(shape, |_| T::from_f64(rng.random::<f64>()))
     }

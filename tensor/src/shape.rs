@@ -7,6 +7,13 @@ use crate::TensorError;
 /// The extent of each axis of a tensor, outermost first (row-major).
 ///
 /// A rank-0 shape `[]` is a scalar with one element.
+///
+/// Any dimensions can be stored, but a tensor only accepts a shape whose size is
+/// representable: the product of its non-zero dimensions must fit in `usize`
+/// ([`checked_numel`](Self::checked_numel)). Counting only non-zero dimensions is
+/// deliberate: it makes every partial product (a stride, the `outer`/`inner` split of an
+/// axis) fit too, so code that walks a valid shape never needs to check again, even for
+/// an empty tensor such as `[0, 2^40, 2^40]` (which is therefore rejected).
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Shape(Vec<usize>);
 
@@ -31,16 +38,59 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
-    pub fn numel(&self) -> usize {
-        self.0.iter().product()
+    /// Number of elements (1 for a scalar), or `None` when the shape is too large to
+    /// index: the product of its non-zero dimensions overflows `usize`.
+    pub fn checked_numel(&self) -> Option<usize> {
+        let mut product: usize = 1;
+        let mut empty = false;
+        for &d in &self.0 {
+            if d == 0 {
+                empty = true;
+            } else {
+                product = product.checked_mul(d)?;
+            }
+        }
+        Some(if empty { 0 } else { product })
     }
 
-    /// Row-major strides in elements.
+    /// Number of elements, or [`TensorError::TooLarge`] naming `op` and the shape.
+    pub fn try_numel(&self, op: &'static str) -> Result<usize, TensorError> {
+        self.checked_numel().ok_or_else(|| TensorError::TooLarge {
+            op,
+            shape: self.clone(),
+        })
+    }
+
+    /// Number of elements (1 for a scalar). Panics, naming the shape, when it is too
+    /// large to index (see [`checked_numel`](Self::checked_numel)); a wrapped product
+    /// would label a small buffer with a huge shape.
+    #[track_caller]
+    pub fn numel(&self) -> usize {
+        match self.try_numel("numel") {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Row-major strides in elements. Panics, naming the shape, when it is too large to
+    /// index (see [`checked_numel`](Self::checked_numel)).
+    #[track_caller]
     pub fn strides(&self) -> Vec<usize> {
-        let mut strides = vec![1; self.0.len()];
+        let mut strides = vec![1usize; self.0.len()];
         for i in (0..self.0.len().saturating_sub(1)).rev() {
-            strides[i] = strides[i + 1] * self.0[i + 1];
+            // A zero dimension contributes nothing, as in checked_numel: the stride is
+            // then never used, since an empty tensor has no element to address.
+            let d = self.0[i + 1].max(1);
+            strides[i] = match strides[i + 1].checked_mul(d) {
+                Some(s) => s,
+                None => panic!(
+                    "{}",
+                    TensorError::TooLarge {
+                        op: "strides",
+                        shape: self.clone(),
+                    }
+                ),
+            };
         }
         strides
     }
@@ -65,7 +115,10 @@ impl Shape {
                 });
             };
         }
-        Ok(Shape(dims))
+        let out = Shape(dims);
+        // Two indexable operands can broadcast to one that is not ([2^32, 1] + [1, 2^32]).
+        out.try_numel(op)?;
+        Ok(out)
     }
 
     /// Strides that read this shape as if it were broadcast to `target` (0 on broadcast

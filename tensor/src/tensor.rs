@@ -27,7 +27,7 @@ impl<T: Float> Tensor<T> {
     /// Wraps `data` as a tensor of `shape`, or explains why the lengths differ.
     pub fn try_from_vec(data: Vec<T>, shape: impl Into<Shape>) -> Result<Self, TensorError> {
         let shape = shape.into();
-        if data.len() != shape.numel() {
+        if data.len() != shape.try_numel("from_vec")? {
             return Err(TensorError::LengthMismatch {
                 op: "from_vec",
                 shape,
@@ -58,23 +58,32 @@ impl<T: Float> Tensor<T> {
         }
     }
 
-    /// Every element equal to `value`.
+    /// Every element equal to `value`. Panics, naming the shape, if it is too large to
+    /// index or to allocate.
+    #[track_caller]
     pub fn full(shape: impl Into<Shape>, value: T) -> Self {
-        let shape = shape.into();
+        Self::filled(shape.into(), value, "full")
+    }
+
+    /// [`full`](Self::full) under the caller's name, so a panic names the op called.
+    #[track_caller]
+    fn filled(shape: Shape, value: T, op: &'static str) -> Self {
         Tensor {
-            data: vec![value; shape.numel()],
+            data: vec![value; alloc_len::<T>(&shape, op)],
             shape,
         }
     }
 
-    /// All zeros.
+    /// All zeros. Panics, naming the shape, if it is too large (see [`full`](Self::full)).
+    #[track_caller]
     pub fn zeros(shape: impl Into<Shape>) -> Self {
-        Self::full(shape, T::ZERO)
+        Self::filled(shape.into(), T::ZERO, "zeros")
     }
 
-    /// All ones.
+    /// All ones. Panics, naming the shape, if it is too large (see [`full`](Self::full)).
+    #[track_caller]
     pub fn ones(shape: impl Into<Shape>) -> Self {
-        Self::full(shape, T::ONE)
+        Self::filled(shape.into(), T::ONE, "ones")
     }
 
     /// Zeros of the same shape as `self`.
@@ -99,11 +108,13 @@ impl<T: Float> Tensor<T> {
         }
     }
 
-    /// Builds a tensor by calling `f` with each flat (row-major) index.
+    /// Builds a tensor by calling `f` with each flat (row-major) index. Panics, naming
+    /// the shape, if it is too large (see [`full`](Self::full)).
+    #[track_caller]
     pub fn from_fn(shape: impl Into<Shape>, f: impl FnMut(usize) -> T) -> Self {
         let shape = shape.into();
         Tensor {
-            data: (0..shape.numel()).map(f).collect(),
+            data: (0..alloc_len::<T>(&shape, "from_fn")).map(f).collect(),
             shape,
         }
     }
@@ -194,7 +205,7 @@ impl<T: Float> Tensor<T> {
     /// The same data under another shape with the same number of elements.
     pub fn try_reshape(&self, shape: impl Into<Shape>) -> Result<Self, TensorError> {
         let shape = shape.into();
-        if shape.numel() != self.numel() {
+        if shape.try_numel("reshape")? != self.numel() {
             return Err(TensorError::ShapeMismatch {
                 op: "reshape",
                 lhs: self.shape.clone(),
@@ -217,7 +228,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn into_reshape(mut self, shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
-        if shape.numel() != self.numel() {
+        if or_panic(shape.try_numel("reshape")) != self.numel() {
             panic!(
                 "{}",
                 TensorError::ShapeMismatch {
@@ -315,6 +326,23 @@ impl<T: Float> Tensor<T> {
             .map(|(&a, &b)| (a.to_f64() - b.to_f64()).abs())
             .fold(0.0, f64::max)
     }
+}
+
+/// The element count of a tensor about to be allocated, panicking with the shape (rather
+/// than with the allocator's bare "capacity overflow") when it cannot be counted or its
+/// bytes exceed `isize::MAX`, the most any allocation may hold.
+#[track_caller]
+fn alloc_len<T>(shape: &Shape, op: &'static str) -> usize {
+    let n = or_panic(shape.try_numel(op));
+    let fits = n
+        .checked_mul(std::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    assert!(
+        fits,
+        "{op}: shape {shape} has {n} elements of {} bytes, more than one allocation can hold",
+        std::mem::size_of::<T>()
+    );
+    n
 }
 
 impl<T: Float, const N: usize> Index<[usize; N]> for Tensor<T> {

@@ -24,6 +24,7 @@ impl Drop for Restore {
         gemm::set_num_threads(0);
         gemm::testing::set_small_path(true);
         gemm::testing::set_min_fmas_per_thread(None);
+        gemm::testing::set_blocking(None);
     }
 }
 
@@ -115,6 +116,7 @@ fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize
             let b = Operand::<T>::new(rng, k, n, tb);
             for (alpha, beta) in ALPHA_BETA {
                 let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                // ANCHOR: nan_fill
                 // beta == 0 must not read C: fill it with NaN (padding with a sentinel).
                 let mut c: Vec<T> = if beta == T::ZERO {
                     (0..m * ldc)
@@ -129,6 +131,7 @@ fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize
                 } else {
                     rng.vec(m * ldc)
                 };
+                // ANCHOR_END: nan_fill
                 // A MatMut of m rows needs (m-1)*ldc + n elements; give it exactly that.
                 let len = if m == 0 { 0 } else { (m - 1) * ldc + n };
                 let want = naive(alpha, &a, &b, beta, &c, ldc);
@@ -156,16 +159,43 @@ fn check_shape<T: Float>(rng: &mut Lcg, m: usize, n: usize, k: usize, pad: usize
     }
 }
 
+/// Says which kernels a test ran and which it skipped. Written to stderr directly, not
+/// through `println!`, because the test harness swallows captured output of passing
+/// tests, and which kernels were really exercised is the point (a machine without
+/// AVX-512 passes every test without ever running those kernels).
+fn report(test: &str, ran: &[Kernel]) {
+    use std::io::Write;
+    let skipped: Vec<&str> = Kernel::ALL
+        .into_iter()
+        .filter(|k| !ran.contains(k))
+        .map(|k| k.name())
+        .collect();
+    let ran: Vec<&str> = ran.iter().map(|k| k.name()).collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "[gemm test {test}] kernels run: {}; skipped (not supported by this CPU/target): {}",
+        ran.join(", "),
+        if skipped.is_empty() {
+            "none".to_string()
+        } else {
+            skipped.join(", ")
+        }
+    );
+}
+
+// ANCHOR: for_each_config
 /// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off).
-fn for_each_config(mut f: impl FnMut(&str)) {
+#[track_caller]
+fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
     let _guard = lock();
     let _restore = Restore;
+    let mut ran = Vec::new();
     for kernel in Kernel::ALL {
         if !kernel.is_available() {
-            println!("skipping GEMM kernel {kernel}: not supported by this CPU/target");
             continue;
         }
         gemm::set_kernel(Some(kernel));
+        assert_eq!(gemm::kernel(), kernel);
         for threads in [1, 2] {
             gemm::set_num_threads(threads);
             for small in [true, false] {
@@ -173,15 +203,19 @@ fn for_each_config(mut f: impl FnMut(&str)) {
                 f(&format!("kernel={kernel} threads={threads} small={small}"));
             }
         }
+        ran.push(kernel);
     }
+    report(test, &ran);
 }
+
+// ANCHOR_END: for_each_config
 
 #[test]
 fn all_small_shapes() {
     // Threads on every product, however small, to exercise the split at the edges.
     let sizes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 15, 16, 17, 19];
     let mut rng = Lcg(1);
-    for_each_config(|ctx| {
+    for_each_config("all_small_shapes", |ctx| {
         gemm::testing::set_min_fmas_per_thread(Some(1));
         for &m in &sizes {
             for &n in &sizes {
@@ -214,7 +248,7 @@ fn every_shape_below_20_default_kernel() {
 #[test]
 fn strided_c_keeps_padding() {
     let mut rng = Lcg(3);
-    for_each_config(|ctx| {
+    for_each_config("strided_c_keeps_padding", |ctx| {
         gemm::testing::set_min_fmas_per_thread(Some(1));
         for (m, n, k) in [
             (1, 1, 1),
@@ -235,7 +269,7 @@ fn skinny_products_with_long_inner_dimension() {
     // operands in place and pads the last micro-panel: the linear probe's shapes are here,
     // [200, 500]·[500, 2] forward and [2, 200]·[200, 500] for the weight gradient.
     let mut rng = Lcg(9);
-    for_each_config(|ctx| {
+    for_each_config("skinny_products_with_long_inner_dimension", |ctx| {
         for (m, n, k) in [
             (200, 2, 500),
             (2, 500, 200),
@@ -255,7 +289,7 @@ fn odd_and_blocking_boundary_sizes() {
     // k > KC (several KC slices: beta applied once, then accumulation), m > MC, n > NC,
     // and sizes that leave partial micro-panels everywhere.
     let mut rng = Lcg(4);
-    for_each_config(|ctx| {
+    for_each_config("odd_and_blocking_boundary_sizes", |ctx| {
         for (m, n, k) in [
             (65, 65, 65),
             (257, 13, 257),
@@ -285,6 +319,7 @@ fn large_threaded_product() {
         let want = naive(2.0, &a, &b, 1.0, &c0, n);
         for kernel in gemm::available_kernels() {
             gemm::set_kernel(Some(kernel));
+            assert_eq!(gemm::kernel(), kernel);
             for threads in [1, 2] {
                 gemm::set_num_threads(threads);
                 let mut c = c0.clone();
@@ -296,6 +331,7 @@ fn large_threaded_product() {
             }
         }
     }
+    report("large_threaded_product", &gemm::available_kernels());
 }
 
 #[test]
@@ -330,6 +366,10 @@ fn random_floats_f64_close_to_reference() {
             assert!((x - y).abs() <= 1e-12, "kernel={kernel}: {x} vs {y}");
         }
     }
+    report(
+        "random_floats_f64_close_to_reference",
+        &gemm::available_kernels(),
+    );
 }
 
 #[test]
@@ -494,4 +534,172 @@ fn env_vars_select_kernel_and_threads() {
         !ok && text.contains("unknown GEMM kernel"),
         "bogus name:\n{text}"
     );
+}
+
+/// `alpha * A * B + beta * C` by the definition, reading A and B through their views.
+fn naive_views<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &[T]) -> Vec<T> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let at = |x: &MatRef<'_, T>, i: usize, j: usize| x.data[i * x.row_stride + j * x.col_stride];
+    let mut out = c.to_vec();
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = T::ZERO;
+            for p in 0..k {
+                acc += at(&a, i, p) * at(&b, p, j);
+            }
+            out[i * n + j] = alpha * acc + beta * c[i * n + j];
+        }
+    }
+    out
+}
+
+/// A view with the given strides over a slice of exactly the length it needs.
+fn strided<T: Float>(rng: &mut Lcg, rows: usize, cols: usize, rs: usize, cs: usize) -> Vec<T> {
+    let len = if rows == 0 || cols == 0 {
+        0
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1
+    };
+    rng.vec(len)
+}
+
+fn check_strided<T: Float>(
+    rng: &mut Lcg,
+    (m, n, k): (usize, usize, usize),
+    (ars, acs): (usize, usize),
+    (brs, bcs): (usize, usize),
+    ctx: &str,
+) {
+    let ad = strided::<T>(rng, m, k, ars, acs);
+    let bd = strided::<T>(rng, k, n, brs, bcs);
+    let a = MatRef {
+        data: &ad[..],
+        rows: m,
+        cols: k,
+        row_stride: ars,
+        col_stride: acs,
+    };
+    let b = MatRef {
+        data: &bd[..],
+        rows: k,
+        cols: n,
+        row_stride: brs,
+        col_stride: bcs,
+    };
+    let (alpha, beta) = (T::from_f64(2.0), T::from_f64(-1.0));
+    let c0 = rng.vec::<T>(m * n);
+    let want = naive_views(alpha, a, b, beta, &c0);
+    let mut c = c0.clone();
+    gemm(alpha, a, b, beta, MatMut::new(&mut c, m, n));
+    assert!(
+        c == want,
+        "{ctx} {}: m={m} n={n} k={k} A strides ({ars}, {acs}) B strides ({brs}, {bcs})",
+        T::DTYPE
+    );
+}
+
+#[test]
+fn zero_strides_broadcast() {
+    // A zero stride repeats a row or a column (a broadcast); such views pass validation,
+    // and packing used to panic on them (`step_by(0)`: "assertion failed: step != 0").
+    // Shapes from tiny (small loops, operands in place) to packed and threaded.
+    let mut rng = Lcg(11);
+    for_each_config("zero_strides_broadcast", |ctx| {
+        for (m, n, k) in [(3, 5, 7), (13, 40, 19), (150, 70, 300), (33, 257, 129)] {
+            for (sa, sb) in [
+                ((0, 1), (n, 1)),
+                ((k, 0), (n, 1)),
+                ((0, 0), (0, 0)),
+                ((1, 0), (0, 1)),
+                ((1, m), (1, 0)),
+                ((0, m), (0, k)),
+                ((k, 1), (0, 1)),
+                ((k, 1), (1, 0)),
+            ] {
+                check_strided::<f32>(&mut rng, (m, n, k), sa, sb, ctx);
+                check_strided::<f64>(&mut rng, (m, n, k), sa, sb, ctx);
+            }
+        }
+    });
+}
+
+#[test]
+#[should_panic(expected = "C's rows overlap")]
+fn zero_stride_matmut_is_rejected() {
+    let x = [1.0f32; 6];
+    let mut c = [0.0f32; 2];
+    let bad = MatMut {
+        data: &mut c[..],
+        rows: 3,
+        cols: 2,
+        row_stride: 0,
+    };
+    gemm(1.0, MatRef::new(&x, 3, 2), MatRef::new(&x, 2, 2), 0.0, bad);
+}
+
+#[test]
+fn in_place_operands_in_exactly_sized_slices() {
+    // Operands the driver reads in place (small or low-reuse products; row-major B,
+    // row- or column-major A) in slices that end exactly at their last element, with
+    // full micro-panels (n a multiple of every NR) and ragged ones, odd and even k. The
+    // kernels used to bump their A/B pointers past the last k step, up to a whole row or
+    // column beyond the slice: an out-of-bounds `ptr::add`, undefined behaviour even
+    // unread. No Miri here, so this pins the path and the exact-length contract (a read
+    // past the end would pick up garbage or fault on the guard page of the allocation).
+    let mut rng = Lcg(12);
+    for_each_config("in_place_operands_in_exactly_sized_slices", |ctx| {
+        for (m, n, k) in [
+            (14, 64, 1),
+            (14, 64, 2),
+            (28, 32, 3),
+            (6, 16, 17),
+            (42, 96, 31),
+            (64, 64, 64),
+            (4, 300, 257),
+            (300, 3, 257),
+        ] {
+            // Row-major A and B, both dense.
+            check_strided::<f32>(&mut rng, (m, n, k), (k, 1), (n, 1), ctx);
+            check_strided::<f64>(&mut rng, (m, n, k), (k, 1), (n, 1), ctx);
+            // Column-major A (a transposed operand), B with a leading dimension > n.
+            check_strided::<f32>(&mut rng, (m, n, k), (1, m), (n + 3, 1), ctx);
+            check_strided::<f64>(&mut rng, (m, n, k), (1, m), (n + 3, 1), ctx);
+        }
+    });
+}
+
+#[test]
+fn tiny_blocks_cross_every_boundary() {
+    // The blocking comes from this machine's caches, so the shapes that cross KC, MC and
+    // NC differ between machines; forced tiny blocks make every product cross all of
+    // them (odd KC included) on any machine.
+    let mut rng = Lcg(13);
+    for_each_config("tiny_blocks_cross_every_boundary", |ctx| {
+        for (kc, mc, nc) in [(7, 1, 1), (16, 30, 40), (1, 100, 100)] {
+            gemm::testing::set_blocking(Some((kc, mc, nc)));
+            for (m, n, k) in [(65, 65, 65), (100, 70, 37), (29, 130, 20)] {
+                check_shape::<f32>(&mut rng, m, n, k, 1, ctx);
+                check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+            }
+        }
+        gemm::testing::set_blocking(None);
+    });
+}
+
+#[test]
+fn blocking_follows_the_caches() {
+    let _guard = lock();
+    let _restore = Restore;
+    let c = gemm::cache_sizes();
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        for (b, e) in [(gemm::blocking::<f32>(), 4), (gemm::blocking::<f64>(), 8)] {
+            assert!(
+                b.mc.is_multiple_of(b.mr) && b.nc.is_multiple_of(b.nr),
+                "{kernel}: {b:?}"
+            );
+            assert!(b.nr * b.kc * e <= c.l1d, "{kernel}: {b:?} vs {c:?}");
+            assert!(b.mc * b.kc * e <= c.l2, "{kernel}: {b:?} vs {c:?}");
+        }
+    }
 }

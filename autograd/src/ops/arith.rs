@@ -36,6 +36,7 @@ impl<T: Float> Var<T> {
         })
     }
 
+    // ANCHOR: mul
     #[track_caller]
     fn mul_var(&self, rhs: &Var<T>) -> Var<T> {
         let value = &*self.value() * &*rhs.value();
@@ -48,6 +49,7 @@ impl<T: Float> Var<T> {
             }
         })
     }
+    // ANCHOR_END: mul
 
     #[track_caller]
     fn div_var(&self, rhs: &Var<T>) -> Var<T> {
@@ -199,6 +201,7 @@ mod tests {
         assert_gradcheck("div", |v| &v[0] / &v[1], &[x, y]);
     }
 
+    // ANCHOR: mul_test
     #[test]
     fn gradcheck_broadcasting_in_both_operands() {
         let col = randn(&[4, 1], 3);
@@ -219,6 +222,7 @@ mod tests {
         assert_gradcheck("add bias", |v| &v[0] + &v[1], &[x.clone(), bias.clone()]);
         assert_gradcheck("sub bias", |v| &v[1] - &v[0], &[x, bias]);
     }
+    // ANCHOR_END: mul_test
 
     #[test]
     fn gradcheck_neg_and_scalars() {

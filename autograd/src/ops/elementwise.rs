@@ -7,6 +7,7 @@ use ferrograd_tensor::{Float, Tensor};
 use crate::Var;
 
 impl<T: Float> Var<T> {
+    // ANCHOR: unary
     /// Records `y = f(x)` whose backward is `grad_out ⊙ df(x, y)`.
     fn unary(
         &self,
@@ -29,6 +30,7 @@ impl<T: Float> Var<T> {
             sink.add(0, Tensor::from_vec(grad, x.shape()));
         })
     }
+    // ANCHOR_END: unary
 
     /// e^x. d/dx = e^x = y
     pub fn exp(&self) -> Var<T> {
@@ -56,6 +58,7 @@ impl<T: Float> Var<T> {
         self.unary("powi", move |x| x.powi(n), move |x, _| nf * x.powi(n - 1))
     }
 
+    // ANCHOR: relu
     /// max(x, 0). d/dx = 1 if x > 0 else 0
     ///
     /// NOTE: at exactly x = 0 the derivative is taken as 0, like PyTorch.
@@ -66,6 +69,7 @@ impl<T: Float> Var<T> {
             |x, _| if x > T::ZERO { T::ONE } else { T::ZERO },
         )
     }
+    // ANCHOR_END: relu
 
     /// 1/(1+e⁻ˣ). d/dx = y(1−y)
     pub fn sigmoid(&self) -> Var<T> {
@@ -120,10 +124,12 @@ mod tests {
         assert_gradcheck("abs", |v| v[0].abs(), &[away]);
     }
 
+    // ANCHOR: relu_test
     #[test]
     fn relu_gradient_at_zero_is_zero() {
         let x = Var::leaf(Tensor::from_vec(vec![-1.0, 0.0, 2.0], [3]));
         let g = x.relu().sum().backward();
         assert_eq!(g.get(&x).unwrap().data(), &[0.0, 0.0, 1.0]);
     }
+    // ANCHOR_END: relu_test
 }

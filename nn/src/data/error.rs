@@ -9,14 +9,16 @@ use std::path::PathBuf;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DataError {
-    /// A data file is missing; the message says how to fetch it.
+    /// Data files are missing; the message names each and says how to fetch them.
     NotFound {
-        /// The file that was looked for.
+        /// The first missing file.
         path: PathBuf,
         /// The folder it was looked for in.
         dir: PathBuf,
+        /// The name of every missing file, in load order.
+        missing: Vec<String>,
     },
-    /// Opening, mapping or reading a file failed.
+    /// Opening or reading a file failed, or the path is not a regular file.
     Io {
         /// The file.
         path: PathBuf,
@@ -90,15 +92,23 @@ pub enum DataError {
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataError::NotFound { path, dir } => write!(
-                f,
-                "MNIST file {} not found. Download the four MNIST files with \
-                 `scripts/fetch-mnist.sh {}` (run from the workspace root), or set MNIST_DIR \
-                 to a folder that holds train-images-idx3-ubyte, train-labels-idx1-ubyte, \
-                 t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (uncompressed)",
-                path.display(),
-                dir.display()
-            ),
+            DataError::NotFound { dir, missing, .. } => {
+                let n = missing.len();
+                write!(
+                    f,
+                    "{n} MNIST file{} missing from {}: {}. ",
+                    if n == 1 { " is" } else { "s are" },
+                    dir.display(),
+                    missing.join(", "),
+                )?;
+                write!(
+                    f,
+                    "Download the MNIST files with `scripts/fetch-mnist.sh {}` (run from the \
+                     workspace root), or set MNIST_DIR to a folder that holds all four, \
+                     uncompressed",
+                    dir.display()
+                )
+            }
             DataError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             DataError::BadMagic {
                 file,

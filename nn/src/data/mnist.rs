@@ -1,4 +1,4 @@
-//! MNIST from its four IDX files (uncompressed, big-endian), memory-mapped.
+//! MNIST from its four IDX files (uncompressed, big-endian), read into memory.
 //!
 //! The IDX format is a 4-byte magic number (`0x0000_08_nn`: unsigned bytes, `nn`
 //! dimensions), `nn` big-endian `u32` dimensions, then the bytes. The parsers
@@ -8,10 +8,19 @@
 //! input yields either a consistent view or a [`DataError`] naming the defect.
 //!
 //! [`Mnist::load`] finds the folder (an explicit path, else `MNIST_DIR`, else
-//! `data/mnist`), maps the files with `memmap2`, parses them, and converts pixels to
-//! floats in `[0, 1]` (`x / 255`, as torchvision's `ToTensor` does).
+//! `data/mnist`), checks that all four files are there (naming every one that is not),
+//! reads each, parses it, and converts pixels to floats in `[0, 1]` (`x / 255`, as
+//! torchvision's `ToTensor` does).
+//!
+//! Contract on files that change while loading: the files are *read*, not memory-mapped.
+//! A mapped file that another process truncates kills the reader with SIGBUS when a pixel
+//! past the new end is touched, and no check made before the access can rule that out.
+//! Reading copies the bytes the file has when opened (at most 47 MB for the largest file,
+//! which the conversion to floats needs anyway), so a file that shrinks, grows or is
+//! rewritten meanwhile yields either a consistent data set or a [`DataError`] (typically
+//! `Truncated`), never a crash. Only regular files are read: a FIFO, a device or a
+//! directory in a file's place is an error naming it, not a hang.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bytemuck::{Pod, Zeroable};
@@ -257,15 +266,16 @@ pub fn split_from_idx<T: Float>(
     })
 }
 
-/// A read-only memory map of a whole file, or an error naming the file (and how to fetch
-/// it, when it is missing).
-fn map_file(dir: &Path, file: &str) -> Result<Option<memmap2::Mmap>, DataError> {
+/// The bytes of one data file, or an error naming it (see [`crate::files`] for what is
+/// refused).
+fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, DataError> {
     let path = dir.join(file);
-    let f = File::open(&path).map_err(|source| {
+    crate::files::read_regular(&path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             DataError::NotFound {
                 path: path.clone(),
                 dir: dir.to_path_buf(),
+                missing: vec![file.to_string()],
             }
         } else {
             DataError::Io {
@@ -273,35 +283,16 @@ fn map_file(dir: &Path, file: &str) -> Result<Option<memmap2::Mmap>, DataError> 
                 source,
             }
         }
-    })?;
-    let len = f
-        .metadata()
-        .map_err(|source| DataError::Io {
-            path: path.clone(),
-            source,
-        })?
-        .len();
-    if len == 0 {
-        // Mapping zero bytes fails on some platforms; the parser reports the empty file.
-        return Ok(None);
-    }
-    // SAFETY: the map is read-only and private to this process. The one hazard, another
-    // process truncating the file while it is mapped, would fault rather than read
-    // garbage; the data files are written once (atomically, by scripts/fetch-mnist.sh).
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|source| DataError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(Some(map))
+    })
 }
 
 /// Loads one images/labels pair from `dir` as a split, checking 28 x 28 images.
 fn load_pair<T: Float>(dir: &Path, images: &str, labels: &str) -> Result<Split<T>, DataError> {
-    let image_map = map_file(dir, images)?;
-    let label_map = map_file(dir, labels)?;
+    let image_bytes = read_file(dir, images)?;
+    let label_bytes = read_file(dir, labels)?;
     let images_name = dir.join(images).display().to_string();
     let labels_name = dir.join(labels).display().to_string();
-    let image_view = parse_idx_images(image_map.as_deref().unwrap_or(&[]), &images_name)?;
+    let image_view = parse_idx_images(&image_bytes, &images_name)?;
     if (image_view.rows, image_view.cols) != (SIDE, SIDE) {
         return Err(DataError::BadHeader {
             file: images_name,
@@ -311,7 +302,7 @@ fn load_pair<T: Float>(dir: &Path, images: &str, labels: &str) -> Result<Split<T
             ),
         });
     }
-    let label_view = parse_idx_labels(label_map.as_deref().unwrap_or(&[]), &labels_name)?;
+    let label_view = parse_idx_labels(&label_bytes, &labels_name)?;
     split_from_idx(&image_view, &images_name, &label_view, &labels_name)
 }
 
@@ -348,10 +339,26 @@ impl<T: Float> Mnist<T> {
     }
 
     /// Loads the four files from the folder [`resolve_dir`](Self::resolve_dir) picks.
-    /// A missing file gives an error that says how to fetch it; a damaged one an error
-    /// that names the file and the defect.
+    /// Missing files give one error that names each of them and says how to fetch them;
+    /// a damaged one an error that names the file and the defect.
     pub fn load(dir: Option<&Path>) -> Result<Self, DataError> {
         let dir = Self::resolve_dir(dir);
+        // All four up front, so the error names every missing file rather than the first.
+        let missing: Vec<String> = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
+            .into_iter()
+            .filter(|f| {
+                matches!(std::fs::metadata(dir.join(f)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            })
+            .map(String::from)
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(DataError::NotFound {
+                path: dir.join(first),
+                dir,
+                missing,
+            });
+        }
         Ok(Mnist {
             train: load_pair(&dir, TRAIN_IMAGES, TRAIN_LABELS)?,
             test: load_pair(&dir, TEST_IMAGES, TEST_LABELS)?,

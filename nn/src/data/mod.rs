@@ -6,8 +6,8 @@
 //!   so training loops, probes and the batch iterator never care where data came from.
 //! - File formats are parsed by pure functions over `&[u8]`
 //!   ([`mnist::parse_idx_images`], [`mnist::parse_idx_labels`]) that check every header
-//!   field against the byte count before touching pixels; loading is a memory map plus
-//!   those parsers. Bad files give a [`DataError`] naming the file and the defect, never a
+//!   field against the byte count before touching pixels; loading is a bounded read of
+//!   each regular file plus those parsers. Bad files give a [`DataError`] naming the file and the defect, never a
 //!   panic, so the parsers can be fuzzed.
 //! - Randomness (shuffling, sampling) always comes from an explicit `rng`
 //!   argument: one seed reproduces a whole run.

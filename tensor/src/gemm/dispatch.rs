@@ -9,8 +9,10 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
+use super::cache::{self, Blocking};
 use super::kernels::{self, KernelFn};
 use crate::Float;
 
@@ -161,6 +163,7 @@ pub fn try_set_kernel(kernel: Option<Kernel>) -> Result<(), KernelError> {
     Ok(())
 }
 
+// ANCHOR: kernel_choice
 /// The kernel the next `gemm` call will use.
 ///
 /// Panics on first use if `FERROGRAD_GEMM_KERNEL` names an unknown or unsupported kernel.
@@ -196,7 +199,9 @@ fn best() -> Kernel {
         .find(|k| k.is_available())
         .unwrap_or(Kernel::Scalar)
 }
+// ANCHOR_END: kernel_choice
 
+// ANCHOR: spec
 /// Everything the driver needs to know about one kernel for one element type.
 pub(crate) struct Spec<E: 'static> {
     /// Which kernel family this is (also selects the small-product loops).
@@ -205,17 +210,70 @@ pub(crate) struct Spec<E: 'static> {
     pub mr: usize,
     /// Micro-tile columns (B panel width).
     pub nr: usize,
-    /// Depth of a packed block (loop 4 step).
-    pub kc: usize,
-    /// Rows of a packed A block (loop 3 step), a multiple of `mr`.
-    pub mc: usize,
-    /// Columns of a packed B block (loop 5 step), a multiple of `nr`.
-    pub nc: usize,
     /// The MR×NR micro-kernel. Only reachable through [`spec`], which checks the CPU
     /// supports it (as for `ukr_half`).
     pub ukr: KernelFn<E>,
     /// An MR×(NR/2) micro-kernel for a last B panel of at most NR/2 columns, if any.
     pub ukr_half: Option<KernelFn<E>>,
+}
+// ANCHOR_END: spec
+
+impl<E: 'static> Spec<E> {
+    /// KC, MC, NC for this kernel: derived from this machine's caches (see `cache`),
+    /// unless overridden by `FERROGRAD_GEMM_KC` / `_MC` / `_NC` (read once, for tuning) or
+    /// the test hook `testing::set_blocking`. MC and NC are rounded up to whole tiles.
+    pub(crate) fn blocking(&self) -> Blocking {
+        let d = cache::derive(
+            &cache::cache_sizes(),
+            self.mr,
+            self.nr,
+            std::mem::size_of::<E>(),
+        );
+        let env = env_blocking();
+        let pick = |i: usize, derived: usize| match BLOCKING_OVERRIDE[i].load(Ordering::Relaxed) {
+            0 => env[i].unwrap_or(derived),
+            v => v,
+        };
+        Blocking {
+            kc: pick(0, d.kc).max(1),
+            mc: pick(1, d.mc).max(1).next_multiple_of(self.mr),
+            nc: pick(2, d.nc).max(1).next_multiple_of(self.nr),
+            ..d
+        }
+    }
+}
+
+/// Test hook: KC, MC, NC forced for every kernel (0 = not forced).
+pub(crate) static BLOCKING_OVERRIDE: [AtomicUsize; 3] = [
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+    AtomicUsize::new(0),
+];
+
+/// `FERROGRAD_GEMM_KC`, `_MC`, `_NC`, read once.
+fn env_blocking() -> [Option<usize>; 3] {
+    static ENV: OnceLock<[Option<usize>; 3]> = OnceLock::new();
+    *ENV.get_or_init(|| {
+        ["KC", "MC", "NC"].map(|n| {
+            let var = format!("FERROGRAD_GEMM_{n}");
+            std::env::var(&var)
+                .ok()
+                .map(|s| match s.trim().parse::<usize>() {
+                    Ok(v) if v > 0 => v,
+                    _ => panic!("{var}={s:?}: expected a positive integer"),
+                })
+        })
+    })
+}
+
+/// The block sizes the next `gemm::<T>` call will use (current kernel, this machine's
+/// caches, any overrides).
+pub fn blocking<T: Float>() -> Blocking {
+    let k = kernel();
+    match T::DTYPE {
+        crate::DType::F32 => spec::<f32>(k).blocking(),
+        crate::DType::F64 => spec::<f64>(k).blocking(),
+    }
 }
 
 /// The element types the GEMM is implemented for, with their per-kernel specs.
@@ -256,6 +314,7 @@ impl Elem for f64 {
     }
 }
 
+// ANCHOR: spec_gate
 /// The spec of `kernel` for `E`, after checking (again) that the CPU can run it: this is
 /// the one gate between a kernel's `#[target_feature]` code and the driver.
 #[track_caller]
@@ -270,3 +329,4 @@ pub(crate) fn spec<E: Elem>(kernel: Kernel) -> &'static Spec<E> {
     debug_assert_eq!(s.kernel, kernel);
     s
 }
+// ANCHOR_END: spec_gate

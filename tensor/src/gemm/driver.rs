@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 
+use super::cache::Blocking;
 use super::dispatch::{self, Elem, Spec};
 use super::kernels::MAX_TILE;
 use super::{pack, small, threading, MatMut, MatRef};
@@ -59,9 +60,11 @@ impl<'a, E> CView<'a, E> {
     pub(crate) fn sub(self, r0: usize, rows: usize, c0: usize, cols: usize) -> Self {
         assert!(r0 + rows <= self.rows && c0 + cols <= self.cols);
         CView {
-            // SAFETY: `(r0, c0)` is inside the view (asserted; when the sub-view is empty
-            // the offset is at most one past the end), so the offset stays in the slice.
-            ptr: unsafe { self.ptr.add(r0 * self.rs + c0) },
+            // `wrapping_add`: for an empty sub-view at the bottom edge `r0 * rs` can lie
+            // beyond one-past-the-end of C, where `add` would be undefined behaviour; the
+            // pointer is only dereferenced for the elements of a non-empty view, which are
+            // inside C (asserted above).
+            ptr: self.ptr.wrapping_add(r0 * self.rs + c0),
             rows,
             cols,
             rs: self.rs,
@@ -75,6 +78,7 @@ impl<'a, E> CView<'a, E> {
     }
 }
 
+// ANCHOR: gemm_typed
 /// `C = alpha * A * B + beta * C` for one concrete element type; shapes and bounds have
 /// been checked by [`gemm`](super::gemm).
 pub(crate) fn gemm_typed<E: Elem>(
@@ -100,6 +104,7 @@ pub(crate) fn gemm_typed<E: Elem>(
     let spec = dispatch::spec::<E>(kernel);
     threading::run(spec, alpha, a, b, beta, CView::new(c));
 }
+// ANCHOR_END: gemm_typed
 
 /// `C = beta * C`, without reading C when `beta == 0`.
 fn scale_c<E: Elem>(beta: E, c: MatMut<'_, E>) {
@@ -182,7 +187,8 @@ fn choose_modes<E>(
 /// threading code splits so that a packed operand is not packed again by every thread.
 pub(crate) fn packs<E>(spec: &Spec<E>, a: &MatRef<'_, E>, b: &MatRef<'_, E>) -> (bool, bool) {
     let k = a.cols.max(1);
-    let kc = k.div_ceil(k.div_ceil(spec.kc));
+    let kc = spec.blocking().kc;
+    let kc = k.div_ceil(k.div_ceil(kc));
     let (am, bm) = choose_modes(spec, kc, a, b);
     (am == Mode::Packed, bm == Mode::Packed)
 }
@@ -203,14 +209,13 @@ pub(crate) fn run_seq<E: Elem>(
     let Spec {
         mr,
         nr,
-        kc,
-        mc,
-        nc,
         ukr,
         ukr_half,
         ..
     } = *spec;
+    let Blocking { kc, mc, nc, .. } = spec.blocking();
     debug_assert!(mr * nr <= MAX_TILE && mc % mr == 0 && nc % nr == 0);
+    // ANCHOR: balance
     // Balance the KC slices (k = 784 → 2 × 392, not 512 + 272; with KC = 256 it would be
     // 4 × 196, not 3 × 256 + 16): a thin last slice pays a full C-tile load/store for a
     // few FMAs per tile.
@@ -219,6 +224,7 @@ pub(crate) fn run_seq<E: Elem>(
     // (still ≤ the spec's MC / NC, which are multiples already).
     let mc = m.div_ceil(m.div_ceil(mc)).next_multiple_of(mr);
     let nc = n.div_ceil(n.div_ceil(nc)).next_multiple_of(nr);
+    // ANCHOR_END: balance
     let (a_mode, b_mode) = choose_modes(spec, kc, &a, &b);
     // Buffer sizes for the largest blocks this problem will pack (in direct mode, only
     // the partial edge panel is packed).
@@ -236,6 +242,7 @@ pub(crate) fn run_seq<E: Elem>(
         let bbuf = bufs.b.get::<E>(b_len);
         // Edge tiles are computed here, then merged into C.
         let tile = bufs.tile.get::<E>(MAX_TILE);
+        // ANCHOR: loops_5_4
         // Loop 5: NC-wide column blocks of B and C.
         for jc in (0..n).step_by(nc) {
             let ncb = nc.min(n - jc);
@@ -259,6 +266,8 @@ pub(crate) fn run_seq<E: Elem>(
                     Mode::Direct => &[],
                 };
                 let beta_p = if pc == 0 { beta } else { E::ONE };
+                // ANCHOR_END: loops_5_4
+                // ANCHOR: loop_3
                 // Loop 3: MC-tall row blocks of A and C.
                 for ic in (0..m).step_by(mc) {
                     let mcb = mc.min(m - ic);
@@ -277,6 +286,8 @@ pub(crate) fn run_seq<E: Elem>(
                         }
                         Mode::Direct => &[],
                     };
+                    // ANCHOR_END: loop_3
+                    // ANCHOR: loops_2_1
                     // Loop 2: NR-wide micro-panels of B.
                     for j in (0..ncb).step_by(nr) {
                         let nrb = nr.min(ncb - j);
@@ -321,6 +332,7 @@ pub(crate) fn run_seq<E: Elem>(
                                         kcb, aptr, rs_a, cs_a, bptr, rs_b, cij, c.rs, alpha, beta_p,
                                     )
                                 };
+                                // ANCHOR_END: loops_2_1
                             } else {
                                 // SAFETY: as above for the panels; the output is `tile`, an
                                 // MR×NR array with row stride NR (MR·NR ≤ MAX_TILE) of which

@@ -30,6 +30,7 @@
 //!   undefined behaviour;
 //! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores).
 
+mod cache;
 mod dispatch;
 mod driver;
 mod kernels;
@@ -37,7 +38,10 @@ mod pack;
 mod small;
 mod threading;
 
-pub use dispatch::{available_kernels, kernel, set_kernel, try_set_kernel, Kernel, KernelError};
+pub use cache::{cache_sizes, Blocking, CacheSizes};
+pub use dispatch::{
+    available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
+};
 pub use threading::{num_threads, set_num_threads};
 
 use crate::{DType, Float};
@@ -51,6 +55,15 @@ pub mod testing {
     /// tiny shapes through the packed driver.
     pub fn set_small_path(enabled: bool) {
         super::small::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Forces KC, MC, NC for every kernel (`None` returns to the sizes derived from the
+    /// caches), so tests can make tiny shapes cross every block boundary.
+    pub fn set_blocking(kc_mc_nc: Option<(usize, usize, usize)>) {
+        let (kc, mc, nc) = kc_mc_nc.unwrap_or((0, 0, 0));
+        for (slot, v) in super::dispatch::BLOCKING_OVERRIDE.iter().zip([kc, mc, nc]) {
+            slot.store(v, Ordering::Relaxed);
+        }
     }
 
     /// Sets the minimum multiply-adds per thread (`None` restores the tuned default), so
@@ -67,6 +80,9 @@ pub mod testing {
 ///
 /// `t()` swaps the roles of rows and columns, which is how a transposed operand reaches
 /// the GEMM: the packing routines read through the strides, so nothing is copied.
+///
+/// Any strides are accepted, zero included: `row_stride == 0` repeats one row (a
+/// broadcast bias, say), `col_stride == 0` one column.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
     /// Backing storage.
@@ -192,8 +208,9 @@ impl<'a, T> MatMut<'a, T> {
 /// being read, so it may hold garbage (even NaN) on entry, as in BLAS. With `alpha == 0`
 /// (or `k == 0`) neither `A` nor `B` is read and `C` becomes `beta * C`.
 ///
-/// Panics if the shapes do not fit, naming all three, or if a view addresses elements
-/// outside its slice (or a `MatMut` has `row_stride < cols`).
+/// Panics if the shapes do not fit, naming all three, if a view addresses elements
+/// outside its slice, or if a `MatMut` of several rows has `row_stride < cols` (zero
+/// included: its rows would overlap).
 #[track_caller]
 pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: MatMut<'_, T>) {
     assert!(
@@ -205,6 +222,16 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
         b.cols,
         c.rows,
         c.cols
+    );
+    // Checked on its own for a clear message: a zero (or short) row stride is a valid
+    // broadcast for a read-only view, but would make C's rows alias one another.
+    assert!(
+        c.rows <= 1 || c.row_stride >= c.cols,
+        "gemm: C's rows overlap: a MatMut needs row_stride >= cols, got row_stride {} \
+         for {} columns ({} rows)",
+        c.row_stride,
+        c.cols,
+        c.rows
     );
     assert!(
         a.in_bounds() && b.in_bounds() && c.in_bounds(),

@@ -58,6 +58,7 @@ pub(crate) fn with_buffers<R>(f: impl FnOnce(&mut Buffers) -> R) -> R {
     })
 }
 
+// ANCHOR: pack_a
 /// Packs the whole view `a` (`mc x kc`) into MR-row panels in `out`
 /// (`out.len() == ⌈mc/MR⌉ * MR * kc`).
 pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
@@ -85,8 +86,10 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
                     *d = x;
                 }
             } else {
-                for (d, &x) in dst.zip(a.data[start..].iter().step_by(a.col_stride)) {
-                    *d = x;
+                // Index arithmetic rather than `step_by`, which panics on a zero stride
+                // (a broadcast view, e.g. one row repeated) and such views are valid.
+                for (p, d) in dst.enumerate() {
+                    *d = a.data[start + p * a.col_stride];
                 }
             }
         }
@@ -97,6 +100,8 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
         }
     }
 }
+
+// ANCHOR_END: pack_a
 
 /// Packs the whole view `b` (`kc x nc`) into NR-column panels in `out`
 /// (`out.len() == ⌈nc/NR⌉ * NR * kc`).
@@ -136,8 +141,9 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
                     *d = x;
                 }
             } else {
-                for (d, &x) in dst.zip(b.data[start..].iter().step_by(b.row_stride)) {
-                    *d = x;
+                // As in `pack_a`: a zero stride is valid, `step_by(0)` would panic.
+                for (p, d) in dst.enumerate() {
+                    *d = b.data[start + p * b.row_stride];
                 }
             }
         }

@@ -110,6 +110,10 @@ impl<T: Float> Tensor<T> {
         );
         let mut out = Tensor::zeros(shape.clone());
         let n = shape.numel();
+        if n == 0 {
+            // Nothing to accumulate into; the row loop below would chunk by a zero length.
+            return out;
+        }
         if n == 1 {
             out.data_mut()[0] = self.data().iter().copied().sum();
             return out;

@@ -9,7 +9,8 @@ impl<T: Float> Tensor<T> {
     pub fn index_select_rows(&self, indices: &[usize]) -> Tensor<T> {
         self.expect_matrix("index_select_rows");
         let (m, n) = (self.rows(), self.cols());
-        let mut data = Vec::with_capacity(indices.len() * n);
+        let out = Shape::from([indices.len(), n]);
+        let mut data = Vec::with_capacity(or_panic(out.try_numel("index_select_rows")));
         for &i in indices {
             assert!(
                 i < m,
@@ -18,7 +19,7 @@ impl<T: Float> Tensor<T> {
             );
             data.extend_from_slice(self.row(i));
         }
-        Tensor::from_vec(data, [indices.len(), n])
+        Tensor::from_vec(data, out)
     }
 
     /// `[indices.len(), classes]` with a 1 at `(i, indices[i])`.
@@ -61,10 +62,17 @@ impl<T: Float> Tensor<T> {
                     rhs: t.shape().clone(),
                 });
             }
-            dims[axis] += t.dims()[axis];
+            dims[axis] = dims[axis].checked_add(t.dims()[axis]).ok_or_else(|| {
+                TensorError::InvalidShape {
+                    op: "concat",
+                    shape: t.shape().clone(),
+                    expected: format!("lengths along axis {axis} that sum to at most usize::MAX"),
+                }
+            })?;
         }
+        let total = Shape::from(dims.as_slice()).try_numel("concat")?;
         let outer: usize = first.dims()[..axis].iter().product();
-        let mut data = Vec::with_capacity(dims.iter().product());
+        let mut data = Vec::with_capacity(total);
         for o in 0..outer {
             for t in tensors {
                 let chunk: usize = t.dims()[axis..].iter().product();

@@ -129,47 +129,40 @@ macro_rules! simd_kernel {
                 // compiled for.
                 unsafe {
                     let mut acc = [[$zero; NV]; MR];
-                    let mut ap = a;
-                    let mut bp = b;
-                    let mut left = k;
+                    // One k step: NV vectors of B row `p`, MR broadcasts of A column `p`.
+                    // The panel pointers are formed from `p < k` only: bumping a running
+                    // pointer after the last step would point up to a whole row/column
+                    // past the caller's slice when A or B is read in place, and `add`
+                    // beyond one-past-the-end is undefined behaviour even if never read.
+                    // The optimiser still turns `p * stride` into pointer increments.
+                    macro_rules! step {
+                        ($p:expr) => {{
+                            let ap = a.add($p * cs_a);
+                            let bp = b.add($p * rs_b);
+                            let mut bv = [$zero; NV];
+                            for v in 0..NV {
+                                bv[v] = $load(bp.add(v * $L));
+                            }
+                            for i in 0..MR {
+                                let av = $splat(*ap.add(off[i]));
+                                for v in 0..NV {
+                                    acc[i][v] = $fma(av, bv[v], acc[i][v]);
+                                }
+                            }
+                        }};
+                    }
                     // Unrolled by two: more independent work per iteration, half the
                     // loop overhead.
-                    while left >= 2 {
-                        let mut bv = [$zero; NV];
-                        for v in 0..NV {
-                            bv[v] = $load(bp.add(v * $L));
-                        }
-                        for i in 0..MR {
-                            let av = $splat(*ap.add(off[i]));
-                            for v in 0..NV {
-                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                            }
-                        }
-                        let ap1 = ap.add(cs_a);
-                        for v in 0..NV {
-                            bv[v] = $load(bp.add(rs_b + v * $L));
-                        }
-                        for i in 0..MR {
-                            let av = $splat(*ap1.add(off[i]));
-                            for v in 0..NV {
-                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                            }
-                        }
-                        ap = ap1.add(cs_a);
-                        bp = bp.add(2 * rs_b);
-                        left -= 2;
+                    // ANCHOR: simd_step
+                    let mut p = 0;
+                    while p + 2 <= k {
+                        step!(p);
+                        step!(p + 1);
+                        p += 2;
                     }
-                    if left == 1 {
-                        let mut bv = [$zero; NV];
-                        for v in 0..NV {
-                            bv[v] = $load(bp.add(v * $L));
-                        }
-                        for i in 0..MR {
-                            let av = $splat(*ap.add(off[i]));
-                            for v in 0..NV {
-                                acc[i][v] = $fma(av, bv[v], acc[i][v]);
-                            }
-                        }
+                    // ANCHOR_END: simd_step
+                    if p < k {
+                        step!(p);
                     }
                     let alphav = $splat(alpha);
                     if beta == 0.0 {

@@ -2,9 +2,7 @@
 //!
 //! There are 32 128-bit v registers. An 8×8 f32 tile (8×4 f64) keeps 8 rows × 2 vectors =
 //! 16 accumulators, plus 2 for the B row and 1 for the broadcast, leaving headroom for
-//! the compiler. Block sizes: KC = 256 (B micro-panel 256·8·4 B = 8 KiB f32, 8 KiB f64,
-//! a quarter of a 32–64 KiB L1), MC = 128 (A block 128 KiB f32 / 256 KiB f64 in L2),
-//! NC = 4096 f32 / 2048 f64 (B block 4 MiB in L3 or system cache).
+//! the compiler. Block sizes come from the caches of the machine (see `gemm::cache`).
 //!
 //! NOT RUN on the development machine (x86-64 only, no aarch64 target installed).
 
@@ -18,9 +16,6 @@ pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Neon,
     mr: 8,
     nr: 8,
-    kc: 256,
-    mc: 128,
-    nc: 4096,
     ukr: ukr_f32,
     ukr_half: Some(ukr_f32_half),
 };
@@ -30,9 +25,6 @@ pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Neon,
     mr: 8,
     nr: 4,
-    kc: 256,
-    mc: 128,
-    nc: 2048,
     ukr: ukr_f64,
     ukr_half: Some(ukr_f64_half),
 };

@@ -8,30 +8,25 @@ use crate::Float;
 const MR: usize = 4;
 const NR: usize = 4;
 
-/// f32: KC·NR·4 B = 4 KiB B panel in L1; MC·KC·4 B = 128 KiB A block in L2.
+/// f32: 4×4 tile (block sizes from the caches, see `gemm::cache`).
 pub(crate) static F32: Spec<f32> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
     nr: NR,
-    kc: 256,
-    mc: 128,
-    nc: 4096,
     ukr: ukr::<f32>,
     ukr_half: None,
 };
 
-/// f64: same tile, twice the bytes (8 KiB B panel, 256 KiB A block).
+/// f64: the same tile.
 pub(crate) static F64: Spec<f64> = Spec {
     kernel: Kernel::Scalar,
     mr: MR,
     nr: NR,
-    kc: 256,
-    mc: 128,
-    nc: 2048,
     ukr: ukr::<f64>,
     ukr_half: None,
 };
 
+// ANCHOR: scalar_ukr
 /// The scalar micro-kernel (see [`KernelFn`](super::KernelFn)).
 ///
 /// # Safety
@@ -80,3 +75,4 @@ unsafe fn ukr<E: Float>(
         }
     }
 }
+// ANCHOR_END: scalar_ukr

@@ -1,0 +1,158 @@
+//! Reporting for the autoencoder examples: per-run JSON, the curves, summary statistics,
+//! and the closed-form ceiling of a probe on a linear code of Gaussian data.
+
+use std::path::Path;
+
+use ferrograd::tensor::linalg::{eigh, haar_orthogonal};
+use ferrograd::tensor::Tensor;
+use serde_json::{json, Value};
+
+use super::autoencoder::{plot_curves, run_rng, train_linear_probe, History, Metric, ProbeConfig};
+use super::sweep::stats;
+use super::synthetic::Synthetic;
+
+/// One run's per-epoch numbers as JSON (`train_loss[0]`, before any training, is null).
+pub fn history_json(h: &History) -> Value {
+    json!({
+        "val_loss": h.val_loss, "probe_acc": h.probe_acc,
+        "train_loss": h.train_loss.iter().map(|v| v.is_finite().then_some(*v)).collect::<Vec<_>>(),
+        "flops": h.flops, "train_seconds": h.train_seconds, "eval_seconds": h.eval_seconds,
+    })
+}
+
+/// Mean, min and max over `runs` of the last value of `metric` (accuracy in percent).
+pub fn final_stats(runs: &[&History], metric: Metric) -> (f64, f64, f64) {
+    let v: Vec<f64> = runs
+        .iter()
+        .map(|h| match metric {
+            Metric::ValLoss => *h.val_loss.last().unwrap_or(&f64::NAN),
+            Metric::ProbeAcc => 100.0 * h.probe_acc.last().unwrap_or(&f64::NAN),
+        })
+        .collect();
+    stats(&v)
+}
+
+/// Writes `<stem_prefix>val_loss` and `<stem_prefix>probe_acc` (PNG and SVG) in `out`,
+/// one curve per group, and prints where; `title` gets `: <what> (…)` appended.
+pub fn write_curves(
+    out: &Path,
+    stem_prefix: &str,
+    title: &str,
+    groups: &[(String, Vec<&History>)],
+    log_loss: bool,
+) {
+    let repeats = groups.first().map_or(0, |g| g.1.len());
+    for (metric, stem, what, log_y) in [
+        (Metric::ValLoss, "val_loss", "validation loss", log_loss),
+        (Metric::ProbeAcc, "probe_acc", "probe accuracy", false),
+    ] {
+        let title = format!("{title}: {what} (mean, min-max over {repeats} runs)");
+        let [png, _] = super::or_fail(
+            plot_curves(
+                &out.join(format!("{stem_prefix}{stem}")),
+                &title,
+                metric,
+                groups,
+                log_y,
+            ),
+            "plotting",
+        );
+        println!("wrote {} (and .svg)", png.display());
+    }
+}
+
+/// Accuracy of the best classifier of `sign(s)` that sees a Gaussian `t` with
+/// `corr(s, t)² = rho` (zero-mean jointly Gaussian): `1/2 + asin(√rho)/π`.
+///
+/// Why: write `s = a·t + e` with `e` independent of `t`; the best guess is `sign(t)` (times
+/// `sign(a)`), wrong exactly when `e` flips the sign, which happens with probability
+/// `angle/π` for the angle `acos(√rho)` between `s` and `t`.
+pub fn sign_accuracy(rho: f64) -> f64 {
+    0.5 + rho.clamp(0.0, 1.0).sqrt().asin() / std::f64::consts::PI
+}
+
+/// The share `rho` of the variance of `wᵀx` that a linear code `z = E x` (`E`: k × d)
+/// can explain when `x ~ N(0, Σ)`: `cᵀ (EΣEᵀ)⁻¹ c / wᵀΣw` with `c = EΣw`. With the
+/// label `sign(wᵀx)`, [`sign_accuracy`]`(rho)` is the best any probe on `z` can do.
+/// `None` if `E` is not finite.
+pub fn code_label_share(e: &Tensor<f64>, sigma: &Tensor<f64>, w: &[f64]) -> Option<f64> {
+    if !e.data().iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let d = w.len();
+    let w = Tensor::from_vec(w.to_vec(), [d, 1]);
+    let sigma_w = sigma.matmul(&w);
+    let var = w.matmul_t(true, &sigma_w, false).data()[0];
+    let c = e.matmul(&sigma_w);
+    let m = e.matmul(sigma).matmul_t(false, e, true);
+    let (values, vectors) = eigh(&m);
+    let k = values.len();
+    let top = values.iter().copied().fold(0.0, f64::max);
+    // cᵀM⁻¹c over the eigenpairs of M, skipping directions the code does not span.
+    let explained: f64 = (0..k)
+        .filter(|&j| values[j] > 1e-12 * top)
+        .map(|j| {
+            let proj: f64 = (0..k)
+                .map(|i| vectors.data()[i * k + j] * c.data()[i])
+                .sum();
+            proj * proj / values[j]
+        })
+        .sum();
+    Some(explained / var)
+}
+
+/// Probes on label-blind slices: what a code that keeps `k` of the label directions, chosen
+/// without looking at the label, can give.
+pub struct Blind {
+    /// Monte-Carlo mean of `sign_accuracy(ρ)` over uniformly random k-d slices.
+    pub expected_ceiling: f64,
+    /// Test accuracy (%) of our probe on the codes of a few random k-d slices.
+    pub measured: Vec<f64>,
+    /// Mean, min and max of `measured`.
+    pub stats: (f64, f64, f64),
+}
+
+pub fn random_slice_probes(
+    data: &Synthetic<f32>,
+    k: usize,
+    probe: &ProbeConfig,
+    seed: u64,
+) -> Blind {
+    let mut rng = run_rng(seed, u64::MAX);
+    let (basis, n) = (data.high_variance_basis(), data.config.high_var_dims);
+    // For a uniformly random k-d slice of n equal-variance directions, ρ is the squared
+    // length of k coordinates of a random unit n-vector.
+    let draws = 20_000;
+    let expected_ceiling = (0..draws)
+        .map(|_| {
+            let g = Tensor::<f64>::randn([n], &mut rng);
+            let total: f64 = g.data().iter().map(|v| v * v).sum();
+            sign_accuracy(g.data()[..k].iter().map(|v| v * v).sum::<f64>() / total)
+        })
+        .sum::<f64>()
+        / draws as f64;
+    let measured: Vec<f64> = (0..8)
+        .map(|_| {
+            let slice = haar_orthogonal(n, &mut rng)
+                .narrow(0, 0, k)
+                .matmul(&basis)
+                .cast::<f32>();
+            let code = |x: &Tensor<f32>| x.matmul_t(false, &slice, true);
+            let (acc, _) = train_linear_probe(
+                &code(&data.valid.x),
+                &data.valid.labels,
+                &code(&data.test.x),
+                &data.test.labels,
+                probe,
+                &mut rng,
+            );
+            100.0 * acc
+        })
+        .collect();
+    let stats = stats(&measured);
+    Blind {
+        expected_ceiling,
+        measured,
+        stats,
+    }
+}
