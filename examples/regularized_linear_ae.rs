@@ -171,16 +171,11 @@ fn parse_seed(s: &str) -> Result<u64, String> {
 /// at the end of a run.
 fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
     const RANGE: &str = "expected a folder that can be created and written";
+    // An empty path would silently mean the current folder.
     if s.is_empty() {
         return Err(format!("{RANGE}, got an empty path"));
     }
-    let dir = std::path::PathBuf::from(s);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{RANGE}: cannot create it ({e})"))?;
-    let probe = dir.join(".write-probe");
-    std::fs::write(&probe, b"probe")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| format!("{RANGE}: cannot write in it ({e})"))?;
-    Ok(dir)
+    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
 }
 
 fn main() {

@@ -3,10 +3,10 @@
 //! every bad flag value ends the run with exit code 2 and a message that names the flag
 //! and what it accepts, before any work and without a panic; and each `--quick` run passes.
 //!
-//! Examples are not `[[bin]]` targets, so Cargo gives no `CARGO_BIN_EXE_*` for them.
-//! `cargo test` builds every example before it runs the integration tests, into
-//! `<target>/<profile>/examples/`, next to this test's own `<target>/<profile>/deps/`;
-//! that is where the binaries are looked up.
+//! Examples are not `[[bin]]` targets, so Cargo gives no `CARGO_BIN_EXE_*` for them;
+//! [`course::example_bin::path`] finds them in `<target>/<profile>/examples/`, where
+//! `cargo test` builds them before it runs the integration tests, and fails saying how to
+//! build them when they are missing or stale.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -31,27 +31,6 @@ const SEED_RANGE: &str = "expected an integer in [0, 18446744073709551615]";
 /// What the examples say `--out` must be.
 const OUT_RANGE: &str = "expected a folder that can be created and written";
 
-/// `<target>/<profile>/examples/<name>`, or a failure saying how to build it.
-fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary knows its own path");
-    // <target>/<profile>/deps/cli_problems-<hash> → <target>/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "example binary {} is missing: `cargo test` (without a target filter) builds the \
-         examples before the integration tests; with `--test cli_problems` alone, build them \
-         first with `cargo build --profile test --examples`",
-        bin.display()
-    );
-    bin
-}
-
 /// A scratch folder for this test's outputs, inside Cargo's per-target temp folder.
 fn scratch(sub: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -62,7 +41,7 @@ fn scratch(sub: &str) -> PathBuf {
 }
 
 fn run(name: &str, args: &[String]) -> Output {
-    Command::new(example_bin(name))
+    Command::new(course::example_bin::path(name))
         .args(args)
         .timeout(TIMEOUT)
         .output()
