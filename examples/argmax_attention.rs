@@ -4,9 +4,10 @@
 //! (b) Why it cannot be trained: argmax is piecewise constant in q and k, so the output
 //!     does not change under a small change of q or k — the derivative is zero almost
 //!     everywhere (and undefined on ties, where the output jumps). Only the values get a
-//!     gradient. Shown three ways: autograd, central differences in f64, and a tiny
-//!     retrieval task whose learnable query trains under softmax and stays frozen under
-//!     argmax.
+//!     gradient. Shown three ways: autograd, central differences in f64 (both full
+//!     gradients come from one `gradcheck` report, `analytic_grad()` and
+//!     `numeric_grad()`), and a tiny retrieval task whose learnable query trains under
+//!     softmax (with the library's Adam) and stays frozen under argmax.
 //!
 //! `cargo run --release --example argmax_attention [-- --quick]`
 
