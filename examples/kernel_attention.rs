@@ -5,12 +5,39 @@
 //! out_i = φ(q_i)ᵀ (Σ_j φ(k_j) v_jᵀ) / φ(q_i)ᵀ Σ_j φ(k_j), so the N × N matrix of
 //! similarities is never formed.
 //!
-//! (a) when the denominator stays non-zero; (b) the quadratic kernel (q·k + 1)² and its
-//! feature map, eq. 6 = eq. 8 for outputs and gradients; (c)/(d) time and memory of
-//! softmax vs linearised attention, measured across N.
+//! (a) When the denominator stays non-zero.
+//!
+//! (b) The quadratic kernel sim(q, k) = (q·k + 1)². Expanding,
+//! (q·k + 1)² = 1 + 2 Σ_i q_i k_i + Σ_{i,j} q_i q_j k_i k_j = φ(q)·φ(k) with
+//! φ(x) = [1, √2·x_1, …, √2·x_D, x_i·x_j for all i, j] (dimension 1 + D + D²). The
+//! linearised output is then
+//!
+//! ```text
+//!     V′_i = Σ_j φ(Q_i)ᵀφ(K_j) V_j / Σ_j φ(Q_i)ᵀφ(K_j)
+//!          = φ(Q_i)ᵀ (Σ_j φ(K_j) V_jᵀ) / φ(Q_i)ᵀ (Σ_j φ(K_j))
+//! ```
+//!
+//! where the two sums over j do not depend on i. Checked: eq. 6 = eq. 8 for outputs and
+//! gradients, and both against central differences.
+//!
+//! (c) Softmax attention: Q Kᵀ costs N²D, the weights times V cost N²M, and the N × N
+//! weights are held: O(N²(D+M)) time, O(N² + N(D+M)) memory; with M ≈ D (as the homework
+//! asks) O(N²D) time and O(N² + ND) memory.
+//!
+//! (d) Linearised attention: φ(K)ᵀV costs N·F·M with F = 1 + D + D², φ(Q)(·) the same,
+//! and φ(Q), φ(K) are N × F: O(N·D²·M) time, O(N·D² + D²·M) memory; with M ≈ D,
+//! O(N·D³) time and O(N·D² + D³) memory.
+//!
+//! (c)/(d) are measured, not only counted: a sweep over N at fixed D and a sweep over D
+//! at fixed N (M = D), each with least-squares slopes of log time; memory is the peak
+//! heap usage of one forward pass, read from a counting global allocator installed in
+//! this example (figures labelled "counted" are the tensor sizes the code should
+//! allocate, printed beside the measurement).
 //!
 //! `cargo run --release --example kernel_attention [-- --quick]`
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
@@ -26,9 +53,31 @@ use rand::SeedableRng;
 
 #[derive(Parser)]
 #[command(about = "Kernelised linear attention: denominator, feature map, complexity")]
+// The shared RunArgs' --seed and --out, with their accepted range in clap's message.
+// Negative numbers reach the parser (and its message) instead of being taken for flags.
+#[command(mut_arg("seed", |a| a.value_parser(parse_seed).allow_negative_numbers(true)))]
+#[command(mut_arg("out", |a| a.value_parser(parse_out)))]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// `--seed` accepts any u64; this parser only adds the range to clap's error message.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse()
+        .map_err(|_| format!("expected an integer in [0, {}]", u64::MAX))
+}
+
+/// `--out` is created and probe-written while the flags are parsed, so an unusable
+/// folder is a flag error (exit 2, naming `--out`) before any work, not a failed write
+/// at the end of a run.
+fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
+    const RANGE: &str = "expected a folder that can be created and written";
+    // An empty path would silently mean the current folder.
+    if s.is_empty() {
+        return Err(format!("{RANGE}, got an empty path"));
+    }
+    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
 }
 
 // ---- (b) the quadratic kernel with autograd -------------------------------------------
@@ -154,6 +203,71 @@ fn loglog_fit(ns: &[f64], ts: &[f64]) -> (f64, f64) {
     (my - b * mx, b)
 }
 
+// ---- measured memory ------------------------------------------------------------------
+
+/// The system allocator, counting the bytes live on the heap and their high-water mark,
+/// so (c)/(d) can report the memory each attention form really used rather than a count
+/// of the tensors it should allocate.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Peak heap bytes above what was live when `f` started, over one call of `f` (its
+/// result included, since it is alive until `f` returns). Run warm: buffers that the
+/// GEMM keeps between calls were allocated by an earlier call and are not counted.
+fn peak_extra_bytes<R>(f: impl FnOnce() -> R) -> usize {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let r = f();
+    let peak = PEAK.load(Ordering::Relaxed);
+    drop(r);
+    peak.saturating_sub(base)
+}
+
 fn max_rel_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
     let scale = b
         .data()
@@ -255,7 +369,7 @@ fn main() {
 
     // ---- (b) quadratic kernel ----------------------------------------------------------
     let (n_b, d_b, m_b) = (12, 5, 3);
-    let mut rng = StdRng::seed_from_u64(seed + 1);
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(1));
     let qb = Tensor::<f64>::randn([n_b, d_b], &mut rng).scale(0.6);
     let kb = Tensor::<f64>::randn([n_b, d_b], &mut rng).scale(0.6);
     let vb = Tensor::<f64>::randn([n_b, m_b], &mut rng);
@@ -321,7 +435,7 @@ fn main() {
         );
     }
     // And both graphs against central differences, on a smaller problem.
-    let mut rng = StdRng::seed_from_u64(seed + 2);
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(2));
     let small = [
         Tensor::<f64>::randn([4, 3], &mut rng).scale(0.6),
         Tensor::<f64>::randn([4, 3], &mut rng).scale(0.6),
@@ -346,8 +460,16 @@ fn main() {
         "answer (b): φ(x) = [1, √2·x_1..√2·x_D, x_i·x_j for all i,j] gives φ(q)·φ(k) = 1 + 2q·k + (q·k)² = (q·k + 1)²; \
          eq. 8 with this φ equals eq. 6 to rounding ({out_err:.0e}), gradients included."
     );
+    println!(
+        "answer (b): the linearised output is V′_i = Σ_j φ(Q_i)ᵀφ(K_j) V_j / Σ_j φ(Q_i)ᵀφ(K_j) \
+         = φ(Q_i)ᵀ (Σ_j φ(K_j) V_jᵀ) / φ(Q_i)ᵀ (Σ_j φ(K_j)), with φ as above (dimension 1 + D + D²): \
+         the two sums over j are shared by every query, so they are computed once."
+    );
 
     // ---- (c)/(d) complexity ------------------------------------------------------------
+    // The homework asks for the costs with M ≈ D: softmax O(N²D) time, O(N² + ND) memory;
+    // linearised O(N·D²·M) = O(N·D³) time, O(N·D² + D²·M) = O(N·D² + D³) memory. Both
+    // sweeps below measure those exponents: N at fixed D, then D at fixed N.
     let (d, m) = (32usize, 32usize);
     let f_dim = 1 + d + d * d;
     let ns: Vec<usize> = if quick {
@@ -356,16 +478,33 @@ fn main() {
         (8..=14).map(|p| 1 << p).collect()
     };
     println!(
-        "\n(c)/(d) forward time, f32, D = {d} (φ dim {f_dim}), M = {m}; median of 5 repeats (3 from N = 4096, 1 at 16384); no graph \
-         (plain tensors). Measured on a shared 2-core machine: expect noise."
+        "\n(c)/(d) sweep over N: forward time and memory, f32, D = {d} (φ dim {f_dim}), M = {m}; median of 5 \
+         repeats (3 from N = 4096, 1 at 16384); no graph (plain tensors). Measured on a shared 2-core \
+         machine: expect noise in the times."
     );
     println!(
-        "{:>6} | {:>11} {:>11} | {:>7} | {:>12} {:>12}",
-        "N", "softmax s", "linear s", "ratio", "softmax mem", "linear mem"
+        "    memory: \"measured\" = peak heap bytes above the inputs during one call, from a counting global \
+         allocator; \"counted\" = the intermediates the code should allocate (4 bytes each)"
     );
-    let mut rng = StdRng::seed_from_u64(seed + 3);
-    let mut t_soft = Vec::new();
-    let mut t_lin = Vec::new();
+    println!(
+        "{:>6} | {:>11} {:>11} | {:>7} | {:>13} {:>13} | {:>13} {:>13}",
+        "N", "softmax s", "linear s", "ratio", "softmax MB", "linear MB", "softmax MB", "linear MB"
+    );
+    println!(
+        "{:>6} | {:>23} | {:>7} | {:^27} | {:^27}",
+        "", "measured time", "", "measured memory", "counted memory"
+    );
+    // Intermediates beyond the inputs: Q/√D, the N×N scores and softmax's N×N output, the
+    // N×M result; vs φ(Q), φ(K), Σφ(k)vᵀ (F×M), Σφ(k) (F), φ(Q)(·) (N×M), the N
+    // denominators and the N×M quotient.
+    let counted_soft = |n: usize, d: usize, m: usize| 4.0 * (n * d + 2 * n * n + n * m) as f64;
+    let counted_lin = |n: usize, d: usize, m: usize| {
+        let f = 1 + d + d * d;
+        4.0 * (2 * n * f + f * m + f + 2 * n * m + n) as f64
+    };
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(3));
+    let (mut t_soft, mut t_lin) = (Vec::new(), Vec::new());
+    let (mut mem_soft, mut mem_lin) = (Vec::new(), Vec::new());
     for &n in &ns {
         let q = Tensor::<f32>::randn([n, d], &mut rng).scale(0.3);
         let k = Tensor::<f32>::randn([n, d], &mut rng).scale(0.3);
@@ -376,30 +515,35 @@ fn main() {
             4096.. => 3,
             _ => 5,
         };
-        // Agreement is not expected (different kernels); the check is that both finish and are finite.
         let ts = median_time(reps, || softmax_attention(&q, &k, &v));
         let tl = median_time(reps, || linear_attention(&q, &k, &v));
+        // After the timed calls, so buffers the GEMM keeps between calls are not counted.
+        let ms = peak_extra_bytes(|| softmax_attention(&q, &k, &v)) as f64;
+        let ml = peak_extra_bytes(|| linear_attention(&q, &k, &v)) as f64;
+        // Agreement is not expected (different kernels); the check is that both finish and are finite.
         let lin_out = linear_attention(&q, &k, &v);
         check(
             lin_out.data().iter().all(|x| x.is_finite()),
             format!("linear attention at N={n} is not finite"),
         );
-        // Intermediates beyond the inputs, 4 bytes each: the N×N scores (and softmax's copy),
-        // vs φ(Q), φ(K) and the F×M, 1×F sums.
-        let mem_soft = 2.0 * (n * n) as f64 * 4.0; // scores, and softmax's output copy
-        let mem_lin = (2 * n * f_dim + f_dim * m + f_dim) as f64 * 4.0;
         println!(
-            "{n:>6} | {ts:>11.4e} {tl:>11.4e} | {:>7.2} | {:>9.1} MB {:>9.1} MB",
+            "{n:>6} | {ts:>11.4e} {tl:>11.4e} | {:>7.2} | {:>13.2} {:>13.2} | {:>13.2} {:>13.2}",
             ts / tl,
-            mem_soft / 1e6,
-            mem_lin / 1e6
+            ms / 1e6,
+            ml / 1e6,
+            counted_soft(n, d, m) / 1e6,
+            counted_lin(n, d, m) / 1e6
         );
         t_soft.push(ts);
         t_lin.push(tl);
+        mem_soft.push(ms);
+        mem_lin.push(ml);
     }
     let nf: Vec<f64> = ns.iter().map(|&n| n as f64).collect();
     let (a_s, b_s) = loglog_fit(&nf, &t_soft);
     let (a_l, b_l) = loglog_fit(&nf, &t_lin);
+    let (_, bm_s) = loglog_fit(&nf, &mem_soft);
+    let (_, bm_l) = loglog_fit(&nf, &mem_lin);
     // Crossover of the fitted lines: a_s + b_s x = a_l + b_l x.
     let crossover_fit = if (b_s - b_l).abs() > 1e-9 {
         ((a_l - a_s) / (b_s - b_l)).exp()
@@ -415,16 +559,98 @@ fn main() {
         (d0 < 0.0 && d1 >= 0.0)
             .then(|| (nf[i - 1].ln() + (nf[i].ln() - nf[i - 1].ln()) * (-d0) / (d1 - d0)).exp())
     });
-    println!("    fitted slopes (least squares on log t vs log N): softmax {b_s:.2}, linear {b_l:.2}  (theory 2 and 1)");
+    println!(
+        "    fitted log–log slopes vs N: time softmax {b_s:.2}, linear {b_l:.2} (theory 2 and 1); \
+         measured memory softmax {bm_s:.2}, linear {bm_l:.2} (theory 2 and 1)"
+    );
     match measured_cross {
         Some(c) => println!("    crossover: linear attention is faster from N ≈ {c:.0} (measured); fitted lines cross at N ≈ {crossover_fit:.0}"),
         None if t_soft[0] > t_lin[0] => println!("    crossover: linear attention is already faster at the smallest N = {}", ns[0]),
         None => println!("    crossover: not within N ≤ {} (fitted lines cross at N ≈ {crossover_fit:.0})", ns.last().expect("ns")),
     }
+    let mem_ratio = |measured: &[f64], counted: &dyn Fn(usize) -> f64| {
+        measured
+            .iter()
+            .zip(&ns)
+            .map(|(b, &n)| b / counted(n))
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+                (lo.min(r), hi.max(r))
+            })
+    };
+    let soft_ratio = mem_ratio(&mem_soft, &|n| counted_soft(n, d, m));
+    let lin_ratio = mem_ratio(&mem_lin, &|n| counted_lin(n, d, m));
+    println!(
+        "    measured / counted memory: softmax {:.2}–{:.2}, linear {:.2}–{:.2}",
+        soft_ratio.0, soft_ratio.1, lin_ratio.0, lin_ratio.1
+    );
+
+    // The D sweep at fixed N, with M = D as the homework substitutes.
+    let n_fix = if quick { 512 } else { 2048 };
+    let ds: Vec<usize> = if quick {
+        vec![8, 16, 24, 32]
+    } else {
+        vec![8, 16, 24, 32, 48, 64]
+    };
+    println!(
+        "\n(c)/(d) sweep over D at N = {n_fix}, M = D: forward time (median of 5) and measured peak memory"
+    );
+    println!(
+        "{:>4} {:>6} | {:>11} {:>11} | {:>13} {:>13} | {:>13}",
+        "D", "φ dim", "softmax s", "linear s", "softmax MB", "linear MB", "lin. counted"
+    );
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_add(4));
+    let (mut td_soft, mut td_lin) = (Vec::new(), Vec::new());
+    let (mut md_soft, mut md_lin) = (Vec::new(), Vec::new());
+    for &dd in &ds {
+        let q = Tensor::<f32>::randn([n_fix, dd], &mut rng).scale(0.3);
+        let k = Tensor::<f32>::randn([n_fix, dd], &mut rng).scale(0.3);
+        let v = Tensor::<f32>::randn([n_fix, dd], &mut rng);
+        let ts = median_time(5, || softmax_attention(&q, &k, &v));
+        let tl = median_time(5, || linear_attention(&q, &k, &v));
+        let ms = peak_extra_bytes(|| softmax_attention(&q, &k, &v)) as f64;
+        let ml = peak_extra_bytes(|| linear_attention(&q, &k, &v)) as f64;
+        println!(
+            "{dd:>4} {:>6} | {ts:>11.4e} {tl:>11.4e} | {:>13.2} {:>13.2} | {:>13.2}",
+            1 + dd + dd * dd,
+            ms / 1e6,
+            ml / 1e6,
+            counted_lin(n_fix, dd, dd) / 1e6
+        );
+        td_soft.push(ts);
+        td_lin.push(tl);
+        md_soft.push(ms);
+        md_lin.push(ml);
+    }
+    let df: Vec<f64> = ds.iter().map(|&d| d as f64).collect();
+    let (_, bd_s) = loglog_fit(&df, &td_soft);
+    let (ad_l, bd_l) = loglog_fit(&df, &td_lin);
+    let (_, bmd_s) = loglog_fit(&df, &md_soft);
+    let (_, bmd_l) = loglog_fit(&df, &md_lin);
+    // What the counts predict over this very range: 1 + D + D² is not yet D² at D = 8, so
+    // the asymptotic 3 and 2 are approached from below. Softmax gets no such prediction:
+    // its D-free N×N passes (exp, normalise, memory traffic) cost far more per element
+    // than a GEMM flop, so a flop count would not say how its time splits.
+    let ops_lin: Vec<f64> = ds
+        .iter()
+        .map(|&d| (n_fix * (1 + d + d * d) * d) as f64)
+        .collect();
+    let mem_lin_counted: Vec<f64> = ds.iter().map(|&d| counted_lin(n_fix, d, d)).collect();
+    let (_, bd_l_pred) = loglog_fit(&df, &ops_lin);
+    let (_, bmd_l_pred) = loglog_fit(&df, &mem_lin_counted);
+    println!(
+        "    fitted log–log slopes vs D: time linear {bd_l:.2} (count N(1+D+D²)D over this range: {bd_l_pred:.2}; \
+         → 3 as D grows); softmax {bd_s:.2} (at most 1: its 4N²D GEMM flops grow with D, but its N×N \
+         exp/normalise passes do not, and at N = {n_fix} they are a large share of the time)"
+    );
+    println!(
+        "    memory (measured): softmax {bmd_s:.2} (N² dominates: ~0), linear {bmd_l:.2} (count 2N(1+D+D²) + (1+D+D²)D: \
+         {bmd_l_pred:.2}; → 2 while D ≪ N)"
+    );
+
     if quick {
         // Small N on a shared machine is dominated by overheads; report, do not judge.
-        if b_s < 1.4 || b_l > 1.4 {
-            println!("    note: quick-run slopes are noisy at these small N; run without --quick for the scaling check");
+        if b_s < 1.4 || b_l > 1.4 || bd_l < 2.0 {
+            println!("    note: quick-run slopes are noisy at these small sizes; run without --quick for the scaling checks");
         }
     } else {
         check(
@@ -438,6 +664,20 @@ fn main() {
         check(
             t_soft.last() > t_lin.last(),
             "linear attention should win at the largest N",
+        );
+        check(
+            bm_s > 1.8 && bm_l < 1.2,
+            format!("measured memory should grow ~N² and ~N, fitted slopes {bm_s:.2}, {bm_l:.2}"),
+        );
+        check(
+            bd_l > 2.0 && bd_l > bd_s + 1.0,
+            format!("linear attention time should grow ~D³ (softmax ~D), fitted slopes {bd_l:.2}, {bd_s:.2}"),
+        );
+        check(
+            (bmd_l - bmd_l_pred).abs() < 0.3,
+            format!(
+                "linear attention memory vs D: measured slope {bmd_l:.2}, counted {bmd_l_pred:.2}"
+            ),
         );
     }
     let fit_s: Vec<f64> = nf.iter().map(|n| (a_s + b_s * n.ln()).exp()).collect();
@@ -458,28 +698,81 @@ fn main() {
         .save(out.join("time_vs_n")),
         "plotting time_vs_n",
     );
+    let fitd_l: Vec<f64> = df.iter().map(|x| (ad_l + bd_l * x.ln()).exp()).collect();
+    or_fail(
+        LinePlot::new(
+            format!("Forward time vs D (N = {n_fix}, M = D, f32, median; shared 2-core machine)"),
+            "D (dimension of q, k and v)",
+            "seconds",
+        )
+        .log_x()
+        .log_y()
+        .series("softmax attention", &df, &td_soft)
+        .series("linearised (q·k+1)² attention", &df, &td_lin)
+        .line(format!("fit: slope {bd_l:.2}"), &df, &fitd_l)
+        .legend(Legend::UpperLeft)
+        .save(out.join("time_vs_d")),
+        "plotting time_vs_d",
+    );
+    let mb = |v: &[f64]| v.iter().map(|b| b / 1e6).collect::<Vec<f64>>();
+    or_fail(
+        LinePlot::new(
+            format!("Peak heap memory of one forward pass (counting allocator), D = {d}, M = {m}"),
+            "N (sequence length)",
+            "MB above the inputs",
+        )
+        .log_x()
+        .log_y()
+        .series(
+            format!("softmax attention (slope {bm_s:.2})"),
+            &nf,
+            &mb(&mem_soft),
+        )
+        .series(
+            format!("linearised attention (slope {bm_l:.2})"),
+            &nf,
+            &mb(&mem_lin),
+        )
+        .legend(Legend::UpperLeft)
+        .save(out.join("memory_vs_n")),
+        "plotting memory_vs_n",
+    );
 
     let summary = serde_json::json!({
         "a": blowup.iter().map(|(n, c, mx)| serde_json::json!({"sim": n, "sign_change": c, "max_out_norm": mx})).collect::<Vec<_>>(),
         "b": {"kernel_rel_err": kernel_err, "output_rel_err": out_err},
-        "c": {"D": d, "M": m, "phi_dim": f_dim, "N": ns, "softmax_s": t_soft, "linear_s": t_lin,
-              "slope_softmax": b_s, "slope_linear": b_l, "crossover_fit": crossover_fit, "crossover_measured": measured_cross},
+        "c_n_sweep": {"D": d, "M": m, "phi_dim": f_dim, "N": ns, "softmax_s": t_soft, "linear_s": t_lin,
+              "softmax_peak_bytes_measured": mem_soft, "linear_peak_bytes_measured": mem_lin,
+              "slope_softmax": b_s, "slope_linear": b_l, "memory_slope_softmax": bm_s, "memory_slope_linear": bm_l,
+              "crossover_fit": crossover_fit, "crossover_measured": measured_cross},
+        "d_sweep": {"N": n_fix, "D": ds, "softmax_s": td_soft, "linear_s": td_lin,
+              "softmax_peak_bytes_measured": md_soft, "linear_peak_bytes_measured": md_lin,
+              "slope_softmax": bd_s, "slope_linear": bd_l, "slope_linear_counted": bd_l_pred,
+              "memory_slope_softmax": bmd_s, "memory_slope_linear": bmd_l, "memory_slope_linear_counted": bmd_l_pred},
     });
     write_json(&out.join("summary.json"), &summary);
 
     println!(
         "answer (c): softmax attention costs O(N²(D+M)) time (Q Kᵀ is N²D, weights × V is N²M) and \
-         O(N² + N(D+M)) memory (the N×N weights)."
+         O(N² + N(D+M)) memory (the N×N weights); with M ≈ D: O(N²D) time, O(N² + ND) memory. \
+         Measured: time slope {b_s:.2} in N and {bd_s:.2} in D; peak memory slope {bm_s:.2} in N \
+         ({:.1} MB at N = {}).",
+        mem_soft.last().expect("ns") / 1e6,
+        ns.last().expect("ns")
     );
     println!(
         "answer (d): linearised attention costs O(N·D²·M) time (φ has 1 + D + D² entries; Σ_j φ(k_j)v_jᵀ and \
-         φ(q_i)ᵀ(·) are N·D²·M each) and O(N·D² + D²·M) memory; linear in N, so it wins once N ≳ D²M/(D+M) \
-         (= {} here, up to constants; measured: slopes {b_s:.2} vs {b_l:.2}, crossover N ≈ {}).",
+         φ(q_i)ᵀ(·) are N·D²·M each) and O(N·D² + D²·M) memory; with M ≈ D: O(N·D³) time and \
+         O(N·D² + D³) memory. Measured: time slope {b_l:.2} in N and {bd_l:.2} in D (count over D = {}..{}: \
+         {bd_l_pred:.2}, → 3); peak memory slope {bm_l:.2} in N and {bmd_l:.2} in D (→ 2). Linear in N, so it \
+         wins once N ≳ D²M/(D+M) = D²/2 (= {} here, up to constants; measured crossover N ≈ {}).",
+        ds[0],
+        ds.last().expect("ds"),
         d * d * m / (d + m),
         measured_cross.map_or_else(|| format!("{crossover_fit:.0} (fit)"), |c| format!("{c:.0}"))
     );
     println!(
-        "figures: {}/{{denominator,time_vs_n}}.{{png,svg}}",
+        "figures: {}/{{denominator,time_vs_n,time_vs_d,memory_vs_n}}.{{png,svg}}",
         out.display()
     );
     run.finish();

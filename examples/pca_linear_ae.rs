@@ -12,6 +12,29 @@
 //! eigenvalues — but `W2` itself is only determined up to an invertible `k×k` mixing:
 //! `W2 = U_k C`, `W1 = C⁻¹ U_kᵀ` is optimal for every invertible `C`.
 //!
+//! Why both gradients vanish at `W1 = U_kᵀ`, `W2 = U_k` (1b(ii)). With `E = X − W2W1X`,
+//!
+//! ```text
+//!     ∂L/∂W1 = −(2/n) W2ᵀ E Xᵀ   = −(2/n) W2ᵀ (I − W2W1) XXᵀ
+//!     ∂L/∂W2 = −(2/n) E (W1X)ᵀ   = −(2/n) (I − W2W1) XXᵀ W1ᵀ
+//! ```
+//!
+//! (the homework's `‖X − W2W1X‖_F²` without the `1/n` has the same gradients times `n`,
+//! so the same zeros). The columns of `U_k` are eigenvectors of `XXᵀ`:
+//! `XXᵀ U_k = n U_k Λ_k`, and since `XXᵀ` is symmetric also `U_kᵀ XXᵀ = n Λ_k U_kᵀ`;
+//! they are orthonormal, `U_kᵀ U_k = I_k`. Substituting `W1 = U_kᵀ`, `W2 = U_k`
+//! (so `W2W1 = U_kU_kᵀ`):
+//!
+//! ```text
+//!     ∂L/∂W1 = −(2/n) (U_kᵀ XXᵀ − U_kᵀU_k · U_kᵀ XXᵀ) = −(2/n) (nΛ_kU_kᵀ − I_k · nΛ_kU_kᵀ) = 0
+//!     ∂L/∂W2 = −(2/n) (XXᵀ U_k − U_k · U_kᵀ XXᵀ U_k)  = −(2/n) (nU_kΛ_k − U_k · nΛ_k)    = 0
+//! ```
+//!
+//! using `U_kᵀ XXᵀ U_k = U_kᵀ (n U_k Λ_k) = nΛ_k`. In words: `XXᵀ` maps `span(U_k)` into
+//! itself, so projecting onto that span (`U_kU_kᵀ`) leaves the term unchanged and the two
+//! terms of each gradient are equal. The example prints both terms of each gradient and
+//! their difference, besides the gradients themselves.
+//!
 //! This example:
 //! 1. states the first-order conditions and checks autograd's gradients against them;
 //! 2. evaluates them at `W1 = U_kᵀ`, `W2 = U_k` (from `ferrograd::tensor::linalg::eigh`): both
@@ -89,9 +112,31 @@ impl Config {
 
 #[derive(Parser)]
 #[command(about = "PCA and linear autoencoders (Baldi & Hornik)")]
+// The shared RunArgs' --seed and --out, with their accepted range in clap's message.
+// Negative numbers reach the parser (and its message) instead of being taken for flags.
+#[command(mut_arg("seed", |a| a.value_parser(parse_seed).allow_negative_numbers(true)))]
+#[command(mut_arg("out", |a| a.value_parser(parse_out)))]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// `--seed` accepts any u64; this parser only adds the range to clap's error message.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse()
+        .map_err(|_| format!("expected an integer in [0, {}]", u64::MAX))
+}
+
+/// `--out` is created and probe-written while the flags are parsed, so an unusable
+/// folder is a flag error (exit 2, naming `--out`) before any work, not a failed write
+/// at the end of a run.
+fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
+    const RANGE: &str = "expected a folder that can be created and written";
+    // An empty path would silently mean the current folder.
+    if s.is_empty() {
+        return Err(format!("{RANGE}, got an empty path"));
+    }
+    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
 }
 
 fn main() {
@@ -170,6 +215,47 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     checks.check(
         fro(&pca_point.g1) < grad_tol && fro(&pca_point.g2) < grad_tol,
         "both gradients vanish to rounding at the PCA solution",
+    );
+    // The proof, term by term: each gradient is a difference of two terms that the
+    // eigen-equation XXᵀU_k = nU_kΛ_k makes equal.
+    let xxt = x.matmul_t(false, &x, true);
+    let n_f = N as f64;
+    let u_lambda = scale_cols(&u_k, &lambda[..K]).scale(n_f); // n U_k Λ_k
+    let eig_res = fro(&(&xxt.matmul(&u_k) - &u_lambda)) / fro(&u_lambda);
+    let ut_s = u_k.matmul_t(true, &xxt, false); // U_kᵀ XXᵀ
+    let g1_a = ut_s.clone();
+    let g1_b = u_k.matmul_t(true, &u_k, false).matmul(&ut_s); // U_kᵀU_k · U_kᵀXXᵀ
+    let s_u = xxt.matmul(&u_k); // XXᵀ U_k
+    let g2_b = u_k.matmul(&u_k.matmul_t(true, &s_u, false)); // U_k · U_kᵀXXᵀU_k
+    let (d1, d2) = (fro(&(&g1_a - &g1_b)), fro(&(&s_u - &g2_b)));
+    println!("  Why (1b(ii)): with E = X − W2W1X the gradients are −(2/n)W2ᵀ(I − W2W1)XXᵀ and −(2/n)(I − W2W1)XXᵀW1ᵀ;");
+    println!(
+        "    the eigen-equation XXᵀU_k = nU_kΛ_k holds to {eig_res:.1e} (relative), and U_kᵀU_k = I_k to {:.1e}",
+        fro(&gram_minus_eye(&u_k))
+    );
+    println!(
+        "    ∂L/∂W1 ∝ U_kᵀXXᵀ − (U_kᵀU_k)U_kᵀXXᵀ = nΛ_kU_kᵀ − nΛ_kU_kᵀ:  ‖first‖ = {:.6e}, ‖second‖ = {:.6e}, ‖difference‖ = {d1:.1e}",
+        fro(&g1_a),
+        fro(&g1_b)
+    );
+    println!(
+        "    ∂L/∂W2 ∝ XXᵀU_k − U_k(U_kᵀXXᵀU_k) = nU_kΛ_k − U_k·nΛ_k:    ‖first‖ = {:.6e}, ‖second‖ = {:.6e}, ‖difference‖ = {d2:.1e}",
+        fro(&s_u),
+        fro(&g2_b)
+    );
+    checks.check(
+        d1 < 1e-12 * fro(&g1_a) && d2 < 1e-12 * fro(&s_u),
+        "the two terms of each gradient cancel at (U_kᵀ, U_k), as the eigen-equation says",
+    );
+    println!(
+        "answer (1b(ii)): ∂L/∂W1 = −(2/n)W2ᵀ(I − W2W1)XXᵀ and ∂L/∂W2 = −(2/n)(I − W2W1)XXᵀW1ᵀ. At W1 = U_kᵀ, W2 = U_k, \
+         with XXᵀU_k = nU_kΛ_k (so U_kᵀXXᵀ = nΛ_kU_kᵀ by symmetry) and U_kᵀU_k = I_k: \
+         ∂L/∂W1 = −(2/n)(U_kᵀXXᵀ − U_kᵀU_kU_kᵀXXᵀ) = −(2/n)(nΛ_kU_kᵀ − nΛ_kU_kᵀ) = 0 and \
+         ∂L/∂W2 = −(2/n)(XXᵀU_k − U_kU_kᵀXXᵀU_k) = −(2/n)(nU_kΛ_k − U_k nΛ_k) = 0: XXᵀ maps span(U_k) into itself, \
+         so the projection U_kU_kᵀ leaves each term unchanged and the terms cancel \
+         (here: terms of norm {:.3e} and {:.3e} differ by {d1:.0e} and {d2:.0e}).",
+        fro(&g1_a),
+        fro(&s_u)
     );
     checks.check(
         (pca_point.loss - optimum).abs() < 1e-12 * optimum,

@@ -7,9 +7,27 @@
 //!     J(W1, W2) = (1/n) ‖X − W2 W1 X‖_F² + λ ‖W1‖_F² + λ ‖W2‖_F²
 //! ```
 //!
-//! (a) Built the PyTorch way: `Sequential(Linear(m, k, bias=False), Linear(k, m,
-//!     bias=False))`, `MSELoss()` (mean) and `SGD` with `weight_decay`. The constants that
-//!     make SGD take *exactly* a gradient step of size η on J:
+//! (a) The choices, each forced by a term of J:
+//!
+//!     - **model**: two bias-free linear layers, `Sequential(Linear(m, k, bias=False),
+//!       Linear(k, m, bias=False))` — J has no biases and no non-linearity, so neither
+//!       does the model (the data are centred, so a bias would have nothing to fit);
+//!     - **loss**: `MSELoss()` — the data term of J is a squared reconstruction error;
+//!     - **regulariser**: weight decay — the `λ‖W1‖² + λ‖W2‖²` terms are exactly what
+//!       L2 weight decay adds to the gradient;
+//!     - **optimiser**: plain `SGD` (full batch, no momentum) — with weight decay its step
+//!       is exactly a gradient step on J (checked below). Adam would share J's stationary
+//!       points but not its steps (its decay is rescaled by the adaptive denominator), and
+//!       AdamW's decoupled decay moves the stationary points themselves.
+//!
+//!     No dropout, LayerNorm or BatchNorm: each would change the objective, not help
+//!     minimise it. Dropout on the code makes the expected loss J plus a data-dependent
+//!     penalty on the code's units (a different optimum); LayerNorm
+//!     or BatchNorm would renormalise the code, making the model non-linear and invariant
+//!     to the scale of W1, so the `λ‖W1‖²` term would no longer trade off against the
+//!     reconstruction the way J says. J is minimised as written, so the model is J's.
+//!
+//!     The constants that make SGD take *exactly* a gradient step of size η on J:
 //!
 //!     - `nn.Linear` wants samples as rows, so the model sees `Xᵀ` (`n × m`) and
 //!       reconstructs `Xᵀ W1ᵀ W2ᵀ = (W2 W1 X)ᵀ`.
@@ -37,8 +55,8 @@
 //!     ```
 //!
 //!     So at the optimum `W2 = U_k diag(√(1 − λ/σ_i²)) R`, `W1 = W2ᵀ`, for any orthogonal
-//!     `R` (k×k) — the homework's formula, with the `1/n` normalisation of the data term
-//!     making `σ_i²` the eigenvalues of `XXᵀ/n`. The optimum value is
+//!     `R` (k×k) — the optimum derived above, with the `1/n` normalisation of the data
+//!     term making `σ_i²` the eigenvalues of `XXᵀ/n`. The optimum value is
 //!     `J* = Σ_{i≤k} [2λ − λ²/σ_i²] + Σ_{i>k} σ_i²` (for `λ < σ_k²`).
 //!     Consequences checked below: the singular values of `W2` are `√(1 − λ/σ_i²)`; its
 //!     left singular vectors are the individual `u_i` (not just their span);
@@ -133,9 +151,31 @@ impl Config {
 
 #[derive(Parser)]
 #[command(about = "The l2-regularised linear autoencoder and weight decay")]
+// The shared RunArgs' --seed and --out, with their accepted range in clap's message.
+// Negative numbers reach the parser (and its message) instead of being taken for flags.
+#[command(mut_arg("seed", |a| a.value_parser(parse_seed).allow_negative_numbers(true)))]
+#[command(mut_arg("out", |a| a.value_parser(parse_out)))]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// `--seed` accepts any u64; this parser only adds the range to clap's error message.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse()
+        .map_err(|_| format!("expected an integer in [0, {}]", u64::MAX))
+}
+
+/// `--out` is created and probe-written while the flags are parsed, so an unusable
+/// folder is a flag error (exit 2, naming `--out`) before any work, not a failed write
+/// at the end of a run.
+fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
+    const RANGE: &str = "expected a folder that can be created and written";
+    // An empty path would silently mean the current folder.
+    if s.is_empty() {
+        return Err(format!("{RANGE}, got an empty path"));
+    }
+    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
 }
 
 fn main() {
@@ -250,6 +290,16 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     println!(
         "  (the naive choice minimises MSE + (λ/2)‖W‖² = J/m with λ replaced by λ' = mλ/2 = {}λ — and steps m× slower)",
         M / 2
+    );
+    println!(
+        "answer (a): model = two bias-free Linear layers, Sequential(Linear(m, k, bias=False), Linear(k, m, bias=False)) \
+         (J has no bias and no non-linearity); loss = MSELoss() (J's squared reconstruction error); the λ‖W‖² terms = \
+         weight decay; optimiser = SGD (plain full-batch gradient descent, whose weight decay is an exact L2 penalty), \
+         with lr = m·η = {} and weight_decay = 2λ/m (one step equals a gradient step on J to {:.0e}). \
+         No dropout, LayerNorm or BatchNorm: dropout adds a data-dependent penalty and the norms make the model \
+         non-linear and scale-invariant in W1 — each changes the objective J instead of minimising it.",
+        M as f64 * ETA,
+        d(0).max(d(1))
     );
 
     // ---- (b) Training for several λ ------------------------------------------------------------

@@ -1,10 +1,20 @@
 //! Why attention divides scores by √d.
 //!
-//! 1. For q, k ~ N(μ, σ²I) in d dimensions, q·k = Σᵢ qᵢkᵢ is a sum of d independent
-//!    products with E[qᵢkᵢ] = μ² and Var[qᵢkᵢ] = E[qᵢ²]E[kᵢ²] − μ⁴ = σ⁴ + 2σ²μ², so
-//!    E[q·k] = dμ² and Var(q·k) = d(σ⁴ + 2σ²μ²). Monte Carlo checks both (and shows the
-//!    common answer dσ⁴ is wrong once μ ≠ 0). For μ = 0, σ = 1 the standard deviation
-//!    is √d, so s = √d makes q·k/s unit-variance whatever d is.
+//! 1. The homework draws q, k independently from N(μ, σ²I) with a mean vector μ ∈ ℝᵈ.
+//!    q·k = Σᵢ qᵢkᵢ is a sum of d independent products. For one coordinate, qᵢ and kᵢ
+//!    are independent with mean μᵢ and E[qᵢ²] = σ² + μᵢ², so
+//!    E[qᵢkᵢ] = μᵢ² and Var[qᵢkᵢ] = E[qᵢ²]E[kᵢ²] − μᵢ⁴ = (σ² + μᵢ²)² − μᵢ⁴ = σ⁴ + 2σ²μᵢ².
+//!    Summing over i:
+//!
+//!    ```text
+//!        E[qᵀk] = Σᵢ μᵢ² = ‖μ‖²          Var(qᵀk) = dσ⁴ + 2σ²‖μ‖²
+//!    ```
+//!
+//!    The scalar case μ = μ·1 (every coordinate the same) is ‖μ‖² = dμ²:
+//!    E[q·k] = dμ², Var(q·k) = d(σ⁴ + 2σ²μ²). Monte Carlo checks both forms, with
+//!    vector means that are not constant (where only ‖μ‖² matters, not d·mean(μ)²), and
+//!    shows the common answer dσ⁴ is wrong once μ ≠ 0. For μ = 0, σ = 1 the standard
+//!    deviation is √d, so s = √d makes q·k/s unit-variance whatever d is.
 //! 2. What goes wrong without it: scores with standard deviation √d push softmax into
 //!    saturation — one weight near 1, entropy near 0, and the Jacobian diag(p) − ppᵀ near
 //!    zero, so almost no gradient reaches the scores (and hence q and k).
@@ -25,12 +35,35 @@ use rand_distr::{Distribution, Normal};
 
 #[derive(Parser)]
 #[command(about = "Why scaled dot-product attention divides by sqrt(d)")]
+// The shared RunArgs' --seed and --out, with their accepted range in clap's message.
+// Negative numbers reach the parser (and its message) instead of being taken for flags.
+#[command(mut_arg("seed", |a| a.value_parser(parse_seed).allow_negative_numbers(true)))]
+#[command(mut_arg("out", |a| a.value_parser(parse_out)))]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
 }
 
-/// One Monte Carlo estimate of the moments of q·k.
+/// `--seed` accepts any u64; this parser only adds the range to clap's error message.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse()
+        .map_err(|_| format!("expected an integer in [0, {}]", u64::MAX))
+}
+
+/// `--out` is created and probe-written while the flags are parsed, so an unusable
+/// folder is a flag error (exit 2, naming `--out`) before any work, not a failed write
+/// at the end of a run.
+fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
+    const RANGE: &str = "expected a folder that can be created and written";
+    // An empty path would silently mean the current folder.
+    if s.is_empty() {
+        return Err(format!("{RANGE}, got an empty path"));
+    }
+    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
+}
+
+/// One Monte Carlo estimate of the moments of q·k (`mu` is the common coordinate mean
+/// of the scalar rows; the vector rows keep their ‖μ‖² beside).
 struct Moments {
     d: usize,
     mu: f64,
@@ -46,11 +79,18 @@ struct Moments {
 /// its standard error. The variance's standard error uses the fourth central moment:
 /// Var(s²) ≈ (m₄ − s⁴)/n for large n.
 fn estimate(d: usize, mu: f64, sigma: f64, n: usize, rng: &mut StdRng) -> Moments {
-    let normal = Normal::new(mu, sigma).expect("sigma > 0");
+    estimate_vec(&vec![mu; d], sigma, n, rng, mu)
+}
+
+/// [`estimate`] for q, k ~ N(μ, σ²I) with a mean vector `mu` (its length is d); `label`
+/// is what the `mu` field records.
+fn estimate_vec(mu: &[f64], sigma: f64, n: usize, rng: &mut StdRng, label: f64) -> Moments {
+    let d = mu.len();
+    let noise = Normal::new(0.0, sigma).expect("sigma > 0");
     let dots: Vec<f64> = (0..n)
         .map(|_| {
-            (0..d)
-                .map(|_| normal.sample(rng) * normal.sample(rng))
+            mu.iter()
+                .map(|&m| (m + noise.sample(rng)) * (m + noise.sample(rng)))
                 .sum()
         })
         .collect();
@@ -64,7 +104,7 @@ fn estimate(d: usize, mu: f64, sigma: f64, n: usize, rng: &mut StdRng) -> Moment
     let m4 = m4 / nf;
     Moments {
         d,
-        mu,
+        mu: label,
         sigma,
         n,
         mean,
@@ -227,6 +267,89 @@ fn main() {
     );
     println!("   mu=0, sigma=1: Var(q·k/√d) = {}", unit.join(", "));
 
+    // The homework's μ is a vector: only ‖μ‖² enters, however it is spread over the
+    // coordinates. The column "d·μ̄²" plugs the coordinate average μ̄ into the scalar
+    // formula, which is what goes wrong if μ is treated as a number.
+    let vector_means: [(&str, usize, f64, Vec<f64>); 3] = [
+        ("one spike μ = 3e₁", 64, 1.0, {
+            let mut m = vec![0.0; 64];
+            m[0] = 3.0;
+            m
+        }),
+        (
+            "ramp μᵢ = 2i/(d−1) − 1",
+            64,
+            1.0,
+            (0..64).map(|i| 2.0 * i as f64 / 63.0 - 1.0).collect(),
+        ),
+        (
+            "alternating μᵢ = ±0.8",
+            256,
+            0.5,
+            (0..256)
+                .map(|i| if i % 2 == 0 { 0.8 } else { -0.8 })
+                .collect(),
+        ),
+    ];
+    println!("\n1b) vector mean μ ∈ ℝᵈ: E[qᵀk] = ‖μ‖², Var(qᵀk) = dσ⁴ + 2σ²‖μ‖²");
+    println!(
+        "{:>24} {:>5} {:>5} {:>6} {:>7} | {:>9} {:>7} {:>9} {:>9} | {:>10} {:>8} {:>10}",
+        "μ",
+        "d",
+        "sigma",
+        "‖μ‖²",
+        "n",
+        "E[qᵀk]",
+        "±SE",
+        "exact",
+        "d·μ̄²",
+        "Var(qᵀk)",
+        "±SE",
+        "exact"
+    );
+    let mut vector_rows = Vec::new();
+    for (label, d, sigma, mu) in &vector_means {
+        let (d, sigma) = (*d, *sigma);
+        let norm2: f64 = mu.iter().map(|m| m * m).sum();
+        let mean_mu = mu.iter().sum::<f64>() / d as f64;
+        let n = (budget / d).min(max_samples);
+        let m = estimate_vec(mu, sigma, n, &mut rng, f64::NAN);
+        let exact_mean = norm2;
+        let exact_var = d as f64 * sigma.powi(4) + 2.0 * sigma * sigma * norm2;
+        let scalar_guess = d as f64 * mean_mu * mean_mu;
+        println!(
+            "{label:>24} {d:>5} {sigma:>5} {norm2:>6.2} {n:>7} | {:>9.3} {:>7.3} {exact_mean:>9.3} {scalar_guess:>9.3} | {:>10.2} {:>8.2} {exact_var:>10.2}",
+            m.mean, m.se_mean, m.var, m.se_var
+        );
+        check(
+            (m.mean - exact_mean).abs() <= 5.0 * m.se_mean,
+            format!(
+                "E[qᵀk] for μ = {label}: {:.3} is more than 5 SE from ‖μ‖² = {exact_mean}",
+                m.mean
+            ),
+        );
+        check(
+            (m.var - exact_var).abs() <= 5.0 * m.se_var,
+            format!(
+                "Var(qᵀk) for μ = {label}: {:.3} is more than 5 SE from {exact_var}",
+                m.var
+            ),
+        );
+        check(
+            (m.mean - scalar_guess).abs() > 5.0 * m.se_mean,
+            format!("d·μ̄² = {scalar_guess} should be rejected for μ = {label}"),
+        );
+        vector_rows.push(serde_json::json!({
+            "mu": label, "d": d, "sigma": sigma, "mu_norm_sq": norm2, "n": n,
+            "mean": m.mean, "se_mean": m.se_mean, "exact_mean": exact_mean,
+            "var": m.var, "se_var": m.se_var, "exact_var": exact_var,
+        }));
+    }
+    println!(
+        "   every estimate is within 5 SE of ‖μ‖² and dσ⁴ + 2σ²‖μ‖²; the scalar formula with the average \
+         coordinate d·μ̄² is rejected in every row"
+    );
+
     // ---- Part 2: what the scale does to softmax -------------------------------------
     let dims: Vec<usize> = (4..=10).map(|p| 1usize << p).collect();
     let n_keys = 64;
@@ -382,6 +505,7 @@ fn main() {
     );
 
     let summary = serde_json::json!({
+        "vector_mean_moments": vector_rows,
         "moments": moments.iter().map(|m| serde_json::json!({
             "d": m.d, "mu": m.mu, "sigma": m.sigma, "n": m.n,
             "mean": m.mean, "se_mean": m.se_mean, "var": m.var, "se_var": m.se_var,
@@ -394,8 +518,27 @@ fn main() {
     });
     write_json(&out.join("summary.json"), &summary);
 
+    let vector_mc: Vec<String> = vector_rows
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            format!(
+                "{}: mean {:.3} vs {:.3}, var {:.1} vs {:.1}",
+                r["mu"].as_str().unwrap_or("?"),
+                f("mean"),
+                f("exact_mean"),
+                f("var"),
+                f("exact_var")
+            )
+        })
+        .collect();
     println!(
-        "\nanswer: E[q·k] = d·mu² and Var(q·k) = d·(σ⁴ + 2σ²mu²) (not d·σ⁴ unless mu = 0); for mu = 0, \
+        "\nanswer: for μ ∈ ℝᵈ, E[qᵀk] = ‖μ‖² and Var(qᵀk) = dσ⁴ + 2σ²‖μ‖² (Monte Carlo: {}). \
+         In the scalar case (every μᵢ = μ) these are E[q·k] = d·μ² and Var(q·k) = d·(σ⁴ + 2σ²μ²).",
+        vector_mc.join("; ")
+    );
+    println!(
+        "answer: E[q·k] = d·mu² and Var(q·k) = d·(σ⁴ + 2σ²mu²) (not d·σ⁴ unless mu = 0); for mu = 0, \
          σ = 1 the standard deviation is √d, so dividing by s = √d keeps the scores at unit variance \
          for every d. Without it softmax saturates as d grows (d={d_hi}: max weight {:.2}, entropy {:.2}, \
          score-gradient norm {:.1e} vs {:.2} scaled), and learning through attention stalls.",

@@ -41,6 +41,10 @@ impl Default for GradcheckOptions {
 }
 
 /// The result for one input of the checked function.
+///
+/// Besides the summary numbers it keeps both full gradients, so a caller can show or
+/// test them (e.g. that a derivative is exactly zero) without writing its own central
+/// differences: see [`InputReport::numeric_grad`] and [`InputReport::analytic_grad`].
 #[derive(Clone, Debug)]
 pub struct InputReport {
     /// Position of the input in the argument list.
@@ -58,6 +62,37 @@ pub struct InputReport {
     pub numeric: f64,
     /// Whether every element is within tolerance.
     pub passed: bool,
+    // Private so that adding them did not break code that builds or matches an
+    // `InputReport` by its public fields; read through the accessors.
+    analytic_grad: Tensor<f64>,
+    numeric_grad: Tensor<f64>,
+}
+
+impl InputReport {
+    /// The gradient autograd computed for this input (shape of the input): the
+    /// vector–Jacobian product with the check's upstream gradient ([`gradcheck`] says
+    /// which).
+    pub fn analytic_grad(&self) -> &Tensor<f64> {
+        &self.analytic_grad
+    }
+
+    /// The central-difference gradient `(L(x + εeⱼ) − L(x − εeⱼ)) / 2ε` for every element
+    /// `j` of this input (shape of the input), of the same scalar `L` as
+    /// [`analytic_grad`](Self::analytic_grad).
+    ///
+    /// ```
+    /// use ferrograd_autograd::{gradcheck, GradcheckOptions};
+    /// use ferrograd_tensor::Tensor;
+    /// // d/dx Σ x² = 2x, by autograd and by central differences.
+    /// let x = Tensor::from_vec(vec![0.5, -2.0], [2]);
+    /// let report = gradcheck("square", |v| v[0].square().sum(), &[x], &GradcheckOptions::default());
+    /// let input = &report.inputs[0];
+    /// assert_eq!(input.analytic_grad().data(), &[1.0, -4.0]);
+    /// assert!((input.numeric_grad().data()[1] + 4.0).abs() < 1e-8);
+    /// ```
+    pub fn numeric_grad(&self) -> &Tensor<f64> {
+        &self.numeric_grad
+    }
 }
 
 /// Everything a gradient check found, printable as a readable report.
@@ -163,6 +198,7 @@ pub fn gradcheck(
     let mut work: Vec<Tensor<f64>> = inputs.to_vec();
     for (i, leaf) in leaves.iter().enumerate() {
         let analytic = grads.get_or_zeros(leaf);
+        let mut numeric_grad = Tensor::zeros(inputs[i].shape());
         let mut report = InputReport {
             input: i,
             max_abs_err: 0.0,
@@ -171,6 +207,8 @@ pub fn gradcheck(
             analytic: 0.0,
             numeric: 0.0,
             passed: true,
+            analytic_grad: Tensor::zeros([0]),
+            numeric_grad: Tensor::zeros([0]),
         };
         let mut worst_excess = f64::NEG_INFINITY;
         for j in 0..inputs[i].numel() {
@@ -181,6 +219,7 @@ pub fn gradcheck(
             let minus = loss_at(&work);
             work[i].data_mut()[j] = x0;
             let numeric = (plus - minus) / (2.0 * options.eps);
+            numeric_grad.data_mut()[j] = numeric;
             let a = analytic.data()[j];
             let abs_err = (a - numeric).abs();
             let excess = abs_err - (options.atol + options.rtol * numeric.abs());
@@ -197,6 +236,8 @@ pub fn gradcheck(
                 report.numeric = numeric;
             }
         }
+        report.analytic_grad = analytic;
+        report.numeric_grad = numeric_grad;
         reports.push(report);
     }
     GradcheckReport {
@@ -222,6 +263,28 @@ pub fn assert_gradcheck(
 mod tests {
     use super::*;
     use crate::BackwardCtx;
+
+    #[test]
+    fn keeps_both_full_gradients_per_input() {
+        // f(a, b) = Σ a ⊙ b: ∂f/∂a = b and ∂f/∂b = a exactly, so both the analytic and the
+        // numeric gradient are known in closed form (the latter up to rounding, as f is
+        // linear in each input and central differences have no truncation error).
+        let a = Tensor::from_vec(vec![1.0, -2.0, 3.0, 0.25], [2, 2]);
+        let b = Tensor::from_vec(vec![0.5, 4.0, -1.0, 2.0], [2, 2]);
+        let report = gradcheck(
+            "mul_sum",
+            |v| (&v[0] * &v[1]).sum(),
+            &[a.clone(), b.clone()],
+            &GradcheckOptions::default(),
+        );
+        report.assert_passed();
+        for (input, expected) in report.inputs.iter().zip([&b, &a]) {
+            assert_eq!(input.analytic_grad().shape(), expected.shape());
+            assert_eq!(input.numeric_grad().shape(), expected.shape());
+            assert_eq!(input.analytic_grad().data(), expected.data());
+            assert!(input.numeric_grad().max_abs_diff(expected) < 1e-8);
+        }
+    }
 
     #[test]
     fn catches_a_wrong_rule_and_names_the_worst_element() {
@@ -250,6 +313,20 @@ mod tests {
             report.inputs[0].worst_index, 1,
             "largest |x| has the largest error"
         );
+        // The output is not a scalar, so both gradients are weighted by the same random
+        // upstream u: analytic u ⊙ x against numeric u ⊙ 2x, the factor 2 at every element.
+        let input = &report.inputs[0];
+        for (a, n) in input
+            .analytic_grad()
+            .data()
+            .iter()
+            .zip(input.numeric_grad().data())
+        {
+            assert!(
+                (n - 2.0 * a).abs() < 1e-6,
+                "numeric {n} vs 2 × analytic {a}"
+            );
+        }
         let text = report.to_string();
         assert!(
             text.contains("wrong_square") && text.contains("FAIL"),
