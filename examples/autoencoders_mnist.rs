@@ -139,14 +139,8 @@ fn main() {
     let wall = Run::start();
     let args = Args::parse();
     let (quick, seed) = (args.run.quick, args.run.seed);
-    let out = flags::writable_dir(
-        &args
-            .run
-            .out
-            .clone()
-            .unwrap_or_else(|| course::cli::default_out_dir("autoencoders_mnist", quick)),
-    )
-    .unwrap_or_else(|e| flags::usage_error::<Args>(e));
+    // Created and test-written before any work (an explicit --out already was, by clap).
+    let out = args.run.out_dir("autoencoders_mnist");
     let notebook = Setting {
         name: "notebook default",
         models: vec![ModelKind::Vanilla],

@@ -104,14 +104,8 @@ fn main() {
     let wall = Run::start();
     let args = Args::parse();
     let (quick, seed) = (args.run.quick, args.run.seed);
-    let out = flags::writable_dir(
-        &args
-            .run
-            .out
-            .clone()
-            .unwrap_or_else(|| course::cli::default_out_dir("autoencoders_synthetic", quick)),
-    )
-    .unwrap_or_else(|e| flags::usage_error::<Args>(e));
+    // Created and test-written before any work (an explicit --out already was, by clap).
+    let out = args.run.out_dir("autoencoders_synthetic");
     let pick = |full: usize, q: usize| if quick { q } else { full };
     let latents =
         (args.latents.clone()).unwrap_or_else(|| [5, 20, 100, 500][..pick(4, 3)].to_vec());

@@ -112,31 +112,9 @@ impl Config {
 
 #[derive(Parser)]
 #[command(about = "PCA and linear autoencoders (Baldi & Hornik)")]
-// The shared RunArgs' --seed and --out, with their accepted range in clap's message.
-// Negative numbers reach the parser (and its message) instead of being taken for flags.
-#[command(mut_arg("seed", |a| a.value_parser(parse_seed).allow_negative_numbers(true)))]
-#[command(mut_arg("out", |a| a.value_parser(parse_out)))]
 struct Args {
     #[command(flatten)]
     run: RunArgs,
-}
-
-/// `--seed` accepts any u64; this parser only adds the range to clap's error message.
-fn parse_seed(s: &str) -> Result<u64, String> {
-    s.parse()
-        .map_err(|_| format!("expected an integer in [0, {}]", u64::MAX))
-}
-
-/// `--out` is created and probe-written while the flags are parsed, so an unusable
-/// folder is a flag error (exit 2, naming `--out`) before any work, not a failed write
-/// at the end of a run.
-fn parse_out(s: &str) -> Result<std::path::PathBuf, String> {
-    const RANGE: &str = "expected a folder that can be created and written";
-    // An empty path would silently mean the current folder.
-    if s.is_empty() {
-        return Err(format!("{RANGE}, got an empty path"));
-    }
-    course::flags::writable_dir(std::path::Path::new(s)).map_err(|e| format!("{RANGE} ({e})"))
 }
 
 fn main() {
