@@ -423,7 +423,7 @@ fn main() {
         let mut opt = Adam::new(model.parameters(), AdamConfig::new(1e-3));
         let x = Var::constant(randn(&[100, 784], &mut rng));
         let mut step = || {
-            let loss = ferrograd::nn::squared_error_per_sample(&model.forward(&x), &x);
+            let loss = course::autoencoder::squared_error_per_sample(&model.forward(&x), &x);
             opt.step(&loss.backward());
         };
         let t = race(&args, || {}, &mut step);

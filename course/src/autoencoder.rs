@@ -8,7 +8,7 @@
 //!   hidden size therefore gives a *linear* encoder even with ReLU. Parameters are named
 //!   like PyTorch's (`encoder.0.weight`, `encoder.2.bias`, `decoder.0.weight`, ...).
 //! - The loss is the squared L2 error of each sample summed over features, averaged over
-//!   the batch ([`ferrograd::nn::squared_error_per_sample`]).
+//!   the batch ([`squared_error_per_sample`]).
 //! - Denoising: the model sees `x + noise_std · N(0, 1)`, the loss compares with clean `x`.
 //!   Masked: each input entry is zeroed independently with probability `mask_prob`; the
 //!   loss is over *all* entries against clean `x`.
@@ -24,14 +24,25 @@
 
 use std::time::Instant;
 
-use ferrograd::autograd::{no_grad, Var};
+use ferrograd::autograd::{no_grad, Reduction, Var};
 use ferrograd::nn::data::Split;
 use ferrograd::nn::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
-use ferrograd::tensor::Tensor;
+use ferrograd::tensor::{Float, Tensor};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
+
+/// The homework's autoencoder loss: the squared L2 error of each sample (summed over
+/// features), averaged over the batch: `(1/B) Σᵢ ‖xᵢ − yᵢ‖²` = `features × MSELoss()`.
+/// In PyTorch: `((x - y) ** 2).sum(dim=1).mean()`.
+#[track_caller]
+pub fn squared_error_per_sample<T: Float>(input: &Var<T>, target: &Var<T>) -> Var<T> {
+    let batch = input.dims().first().copied().unwrap_or(1).max(1);
+    input
+        .mse_loss(target, Reduction::Sum)
+        .scale(T::ONE / T::from_usize(batch))
+}
 
 /// The nonlinearity placed between consecutive layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,7 +316,7 @@ pub fn train_and_probe(
             let input = corrupt(&clean, cfg, rng);
             let target = Var::constant(clean);
             let out = model.forward(&Var::constant(input));
-            let loss = ferrograd::nn::squared_error_per_sample(&out, &target);
+            let loss = squared_error_per_sample(&out, &target);
             loss_sum +=
                 ferrograd::nn::check_finite(loss.item(), step).map_err(|e| e.to_string())?;
             opt.step(&loss.backward());
@@ -363,7 +374,7 @@ pub fn validation_loss(model: &Autoencoder, x: &Tensor<f32>) -> (f64, u64) {
         for start in (0..n).step_by(CHUNK) {
             let end = (start + CHUNK).min(n);
             let xb = Var::constant(x.narrow(0, start, end));
-            let loss = ferrograd::nn::squared_error_per_sample(&model.forward(&xb), &xb);
+            let loss = squared_error_per_sample(&model.forward(&xb), &xb);
             total += loss.item() as f64 * (end - start) as f64;
             flops += model.forward_flops(end - start);
         }
@@ -543,4 +554,19 @@ pub fn plot_curves(
             .band(name.as_str(), &x, &lo, &hi);
     }
     plot.save(path)
+}
+
+#[cfg(test)]
+mod loss_tests {
+    use super::*;
+    use ferrograd::nn::MSELoss;
+
+    #[test]
+    fn per_sample_loss_is_features_times_mse() {
+        let x = Var::constant(Tensor::<f64>::from_fn([4, 6], |i| i as f64 * 0.1));
+        let y = Var::constant(Tensor::<f64>::zeros([4, 6]));
+        let per_sample = squared_error_per_sample(&x, &y).item();
+        let mse = MSELoss::new().forward(&x, &y).item();
+        assert!((per_sample - 6.0 * mse).abs() < 1e-12);
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! - [`Module`]: `forward` plus named parameters (`encoder.0.weight`, ...), `train()` /
 //!   `eval()`; layers [`Linear`], [`ReLU`], [`Identity`] and the [`Sequential`] container.
-//! - Losses: [`MSELoss`], the homework's [`squared_error_per_sample`], [`CrossEntropyLoss`].
+//! - Losses: [`MSELoss`], [`CrossEntropyLoss`].
 //! - [`optim`]: SGD, Adam and AdamW with PyTorch's exact update rules, stepping from the
 //!   [`ferrograd_autograd::Gradients`] that `backward()` returns — no `zero_grad` to forget.
 //! - Reproducibility: one [`seeded_rng`] threaded through everything random.
@@ -41,6 +41,6 @@ pub mod optim;
 mod training;
 
 pub use layers::{Identity, Linear, ReLU, Sequential};
-pub use loss::{squared_error_per_sample, CrossEntropyLoss, MSELoss};
+pub use loss::{CrossEntropyLoss, MSELoss};
 pub use module::{load_module, prefixed, save_module, Module};
 pub use training::{check_finite, seeded_rng, NonFiniteLoss};

@@ -32,16 +32,6 @@ impl MSELoss {
     }
 }
 
-/// The homework's autoencoder loss: the squared L2 error of each sample (summed over
-/// features), averaged over the batch: `(1/B) Σᵢ ‖xᵢ − yᵢ‖²` = `features × MSELoss()`.
-#[track_caller]
-pub fn squared_error_per_sample<T: Float>(input: &Var<T>, target: &Var<T>) -> Var<T> {
-    let batch = input.dims().first().copied().unwrap_or(1).max(1);
-    input
-        .mse_loss(target, Reduction::Sum)
-        .scale(T::ONE / T::from_usize(batch))
-}
-
 /// `nn.CrossEntropyLoss()`: mean negative log-likelihood of integer `targets` under
 /// `softmax(logits)`, computed stably from the logits.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,20 +42,5 @@ impl CrossEntropyLoss {
     #[track_caller]
     pub fn forward<T: Float>(&self, logits: &Var<T>, targets: &[usize]) -> Var<T> {
         logits.cross_entropy(targets)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrograd_tensor::Tensor;
-
-    #[test]
-    fn per_sample_loss_is_features_times_mse() {
-        let x = Var::constant(Tensor::<f64>::from_fn([4, 6], |i| i as f64 * 0.1));
-        let y = Var::constant(Tensor::<f64>::zeros([4, 6]));
-        let per_sample = squared_error_per_sample(&x, &y).item();
-        let mse = MSELoss::new().forward(&x, &y).item();
-        assert!((per_sample - 6.0 * mse).abs() < 1e-12);
     }
 }
