@@ -52,6 +52,7 @@ impl Kind {
 /// The argmax form selects with a constant one-hot matrix: argmax returns indices, which
 /// carry no gradient, so the graph connects the output to the values only — exactly the
 /// derivative of the real function, which is zero in q and k wherever it exists.
+// ANCHOR: attention
 fn attention(kind: Kind, q: &Var<f64>, k: &Var<f64>, v: &Var<f64>) -> Var<f64> {
     let scores = q.matmul_t(false, k, true);
     let weights = match kind {
@@ -60,6 +61,7 @@ fn attention(kind: Kind, q: &Var<f64>, k: &Var<f64>, v: &Var<f64>) -> Var<f64> {
     };
     weights.matmul(v)
 }
+// ANCHOR_END: attention
 
 fn fmt_vec(t: &Tensor<f64>) -> String {
     let parts: Vec<String> = t.data().iter().map(|x| format!("{x}")).collect();
@@ -95,6 +97,7 @@ fn train(kind: Kind, d: usize, n: usize, m: usize, steps: usize, seed: u64) -> (
     let mut opt = Adam::new(vec![q.clone()], AdamConfig::new(0.1));
     let mut losses = Vec::with_capacity(steps + 1);
     let mut max_query_grad = 0.0f64;
+    // ANCHOR: train_step
     for step in 0..=steps {
         let loss = attention(kind, &q, &keys, &values).mse_loss(&target, Reduction::Mean);
         losses.push(loss.item());
@@ -108,6 +111,7 @@ fn train(kind: Kind, d: usize, n: usize, m: usize, steps: usize, seed: u64) -> (
         max_query_grad = max_query_grad.max(g.data().iter().fold(0.0, |a, x| a.max(x.abs())));
         opt.step(&grads);
     }
+    // ANCHOR_END: train_step
     let final_choice = q
         .value()
         .matmul_t(false, &keys.value(), true)
@@ -184,6 +188,7 @@ fn main() {
     let inputs = [query.clone(), keys.clone(), values.clone()];
     let mut norms = Vec::new();
     for kind in [Kind::Argmax, Kind::Softmax] {
+        // ANCHOR: gradcheck
         // The output is [1, 3], so gradcheck reduces it with an upstream u drawn from
         // `seed`; the report keeps both full gradients, autograd's and central differences'.
         let opts = GradcheckOptions {
@@ -196,6 +201,7 @@ fn main() {
             &inputs,
             &opts,
         );
+        // ANCHOR_END: gradcheck
         for (r, name) in report.inputs.iter().zip(["q", "K", "V"]) {
             let (a, numeric) = (r.analytic_grad(), r.numeric_grad());
             let diff = a.max_abs_diff(numeric);

@@ -141,6 +141,7 @@ fn main() {
     let (quick, seed) = (args.run.quick, args.run.seed);
     // Created and test-written before any work (an explicit --out already was, by clap).
     let out = args.run.out_dir("autoencoders_mnist");
+    // ANCHOR: settings
     let notebook = Setting {
         name: "notebook default",
         models: vec![ModelKind::Vanilla],
@@ -155,6 +156,7 @@ fn main() {
         lr: args.lr,
         epochs: args.epochs,
     };
+    // ANCHOR_END: settings
     let mut settings = vec![if args.notebook_default {
         notebook.clone()
     } else {
@@ -298,6 +300,7 @@ fn main() {
                     .to_vec();
                 Outcome::Run { hist, recon }
             }
+            // ANCHOR: raw_pixels
             Job::RawPixels => {
                 let n = probe.batch_size.min(valid.len());
                 let (x, y) = (valid.x.narrow(0, 0, n), &valid.labels[..n]);
@@ -308,6 +311,7 @@ fn main() {
                     flops,
                 }
             }
+            // ANCHOR_END: raw_pixels
         })
     });
     let (outcomes, stats) = swept.unwrap_or_else(|e: String| course::die(e));

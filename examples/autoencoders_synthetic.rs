@@ -185,6 +185,7 @@ fn main() {
         |s| s.latent as f64,
         ticks,
         |i, s, bar| {
+            // ANCHOR: train_one
             let cfg = TrainConfig {
                 kind: s.kind,
                 noise_std: args.noise,
@@ -210,6 +211,7 @@ fn main() {
                 hist,
                 rho: [rho0, label_share(&model)],
             })
+            // ANCHOR_END: train_one
         },
     );
     let (results, stats) = swept.unwrap_or_else(|e: String| course::die(e));
@@ -220,10 +222,12 @@ fn main() {
             .collect()
     };
 
+    // ANCHOR: pca_optimum
     // The PCA optimum on the validation split: Σ of its discarded eigenvalues.
     let pca = ferrograd::tensor::linalg::pca(&data.valid.x.cast::<f64>(), 1);
     let pca_opt = |k: usize| pca.explained_variance.iter().skip(k).sum::<f64>().max(0.0);
     let pop_opt = |k: usize| data_cfg.eigenvalues().iter().skip(k).sum::<f64>().max(0.0);
+    // ANCHOR_END: pca_optimum
     println!(
         "\nfinal epoch ({epochs}), mean [min, max] over {repeats} repeats; probe accuracy on the \
          test split, loss = clean validation loss (Σ over features of the squared error, mean \
@@ -249,6 +253,7 @@ fn main() {
         }
     }
 
+    // ANCHOR: random_slice
     // Latent 5 against a label-blind 5-d slice of the 20 label directions.
     let small = *latents.iter().min().expect("at least one latent size");
     let blind = (small < k_label).then(|| random_slice_probes(&data, small, &probe, seed));
@@ -260,6 +265,7 @@ fn main() {
     let vanilla_small = runs_of(ModelKind::Vanilla, small);
     let (rho0, best0) = ceiling(&vanilla_small, 0);
     let (rho1, best1) = ceiling(&vanilla_small, 1);
+    // ANCHOR_END: random_slice
     let at_init = 100.0
         * vanilla_small
             .iter()

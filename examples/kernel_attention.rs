@@ -65,6 +65,7 @@ struct Args {
 /// from two constant selection matrices: (x R)[n, iD+j] = x_ni and (x T)[n, iD+j] = x_nj,
 /// so their elementwise product is every x_i·x_j — two GEMMs and a multiply instead of
 /// D² column slices.
+// ANCHOR: phi
 fn phi(x: &Var<f64>) -> Var<f64> {
     let (n, d) = (x.dims()[0], x.dims()[1]);
     let repeat = Tensor::from_fn([d, d * d], |f| {
@@ -86,7 +87,9 @@ fn phi(x: &Var<f64>) -> Var<f64> {
     let ones = Var::constant(Tensor::ones([n, 1]));
     Var::concat(&[&ones, &x.scale(2f64.sqrt()), &(&xi * &xj)], 1)
 }
+// ANCHOR_END: phi
 
+// ANCHOR: forms
 /// Eq. 6 with sim = (q·k + 1)²: forms the N × N similarity matrix.
 fn attention_quadratic(q: &Var<f64>, k: &Var<f64>, v: &Var<f64>) -> Var<f64> {
     let sim = q.matmul_t(false, k, true).add_scalar(1.0).square();
@@ -101,6 +104,7 @@ fn attention_linearised(q: &Var<f64>, k: &Var<f64>, v: &Var<f64>) -> Var<f64> {
     let z = pk.sum_axis(0, true); // Σ_j φ(k_j)ᵀ, [1, F]
     pq.matmul(&kv) / pq.matmul_t(false, &z, true)
 }
+// ANCHOR_END: forms
 
 /// An attention form built with autograd ops: (Q, K, V) → output.
 type Form = fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Var<f64>;
@@ -284,12 +288,14 @@ fn main() {
     let v_bound = (0..n_a)
         .map(|j| values.row(j).iter().map(|x| x * x).sum::<f64>().sqrt())
         .fold(0.0, f64::max);
+    // ANCHOR: denominator_sims
     type Sim = fn(f64) -> f64;
     let sims: [(&str, Sim); 3] = [
         ("q·k (can be negative)", |s| s),
         ("(q·k + 1)² (≥ 0)", |s| (s + 1.0) * (s + 1.0)),
         ("exp(q·k) (> 0)", f64::exp),
     ];
+    // ANCHOR_END: denominator_sims
     println!("\n(a) denominator Σ_j sim(q, k_j) along q(t) = q0 + t·Σk/‖Σk‖² (q0 ⊥ Σk), N={n_a} keys, D={d_a}; max_j ‖v_j‖ = {v_bound:.3}");
     println!(
         "{:>24} | {:>12} {:>12} | {:>14}",

@@ -194,6 +194,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
         fro(&pca_point.g1) < grad_tol && fro(&pca_point.g2) < grad_tol,
         "both gradients vanish to rounding at the PCA solution",
     );
+    // ANCHOR: proof_terms
     // The proof, term by term: each gradient is a difference of two terms that the
     // eigen-equation XXᵀU_k = nU_kΛ_k makes equal.
     let xxt = x.matmul_t(false, &x, true);
@@ -206,6 +207,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     let s_u = xxt.matmul(&u_k); // XXᵀ U_k
     let g2_b = u_k.matmul(&u_k.matmul_t(true, &s_u, false)); // U_k · U_kᵀXXᵀU_k
     let (d1, d2) = (fro(&(&g1_a - &g1_b)), fro(&(&s_u - &g2_b)));
+    // ANCHOR_END: proof_terms
     println!("  Why (1b(ii)): with E = X − W2W1X the gradients are −(2/n)W2ᵀ(I − W2W1)XXᵀ and −(2/n)(I − W2W1)XXᵀW1ᵀ;");
     println!(
         "    the eigen-equation XXᵀU_k = nU_kΛ_k holds to {eig_res:.1e} (relative), and U_kᵀU_k = I_k to {:.1e}",
@@ -240,6 +242,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
         "the loss there equals the sum of the discarded eigenvalues",
     );
 
+    // ANCHOR: mixing
     // Any invertible mixing C: W2 = U_k C, W1 = C⁻¹ U_kᵀ. C = A diag(s) Bᵀ with A, B
     // Haar-orthogonal has the exact inverse B diag(1/s) Aᵀ and condition number s₁/s_k.
     let s = [3.0, 1.5, 0.7, 0.4];
@@ -250,6 +253,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     let w2_mix = u_k.matmul(&c);
     let w1_mix = c_inv.matmul_t(false, &u_k, true);
     let mixed = evaluate(&x, &w1_mix, &w2_mix);
+    // ANCHOR_END: mixing
     let mix_ortho = fro(&gram_minus_eye(&w2_mix));
     println!(
         "  Mixed: W2 = U_k C, W1 = C⁻¹U_kᵀ with C of singular values {s:?} (cond {:.1}):",
@@ -502,6 +506,7 @@ struct Eval {
     g2: Tensor<f64>,
 }
 
+// ANCHOR: loss
 /// `L = (1/n) ‖X − W2 W1 X‖_F²` as a graph: the reconstruction error summed over all
 /// `m·n` entries, divided by the number of samples `n` (the columns of `X`).
 fn ae_loss(x: &Var<f64>, w1: &Var<f64>, w2: &Var<f64>) -> Var<f64> {
@@ -509,6 +514,7 @@ fn ae_loss(x: &Var<f64>, w1: &Var<f64>, w2: &Var<f64>) -> Var<f64> {
     let recon = w2.matmul(&w1.matmul(x));
     recon.mse_loss(x, Reduction::Sum).scale(1.0 / n as f64)
 }
+// ANCHOR_END: loss
 
 /// The loss and autograd's gradients w.r.t. both weights.
 fn evaluate(x: &Tensor<f64>, w1: &Tensor<f64>, w2: &Tensor<f64>) -> Eval {

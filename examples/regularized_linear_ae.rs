@@ -213,6 +213,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
     println!(
         "  check at the init, λ = {lam}: J (autograd, homework layout) = {j_val:.15}, m·MSE + λ(‖W1‖² + ‖W2‖²) = {j_from_mse:.15}"
     );
+    // ANCHOR: sgd_step_check
     let variants = [
         (
             "lr = mη, wd = 2λ/m, loss = MSELoss()",
@@ -245,6 +246,7 @@ fn run(cfg: &Config, seed: u64, out: &Path, checks: &mut Checks) -> Value {
                                "max_abs_diff": diff}),
         );
     }
+    // ANCHOR_END: sgd_step_check
     let d = |i: usize| step_diffs[i]["max_abs_diff"].as_f64().unwrap();
     checks.check(
         (j_val - j_from_mse).abs() < 1e-12 * j_val,
@@ -425,6 +427,7 @@ fn train_one(
     let (w1, w2) = weights(&model);
     curve.push(fro(&imbalance(&w1, &w2)));
 
+    // ANCHOR: theory
     // Theory: gains ŝ_i = √(1 − λ/σ_i²)⁺, J* = Σ_{i≤k} min(2λ − λ²/σ_i², σ_i²) + Σ_{i>k} σ_i².
     let predicted: Vec<f64> = sigma2[..K]
         .iter()
@@ -441,6 +444,7 @@ fn train_one(
         })
         .sum::<f64>()
         + pca_optimum;
+    // ANCHOR_END: theory
     let j = explicit_objective(x, &w1, &w2, lambda).0;
     let sv = singular_values(&w2);
     let sv_err = sv
@@ -607,12 +611,14 @@ fn train_one(
     (row, curve)
 }
 
+// ANCHOR: model
 /// `Sequential(Linear(m, k, bias=False), Linear(k, m, bias=False))` with given weights.
 fn ae_from(w1: &Tensor<f64>, w2: &Tensor<f64>) -> Sequential<f64> {
     Sequential::new()
         .with(Linear::from_tensors(w1.clone(), None))
         .with(Linear::from_tensors(w2.clone(), None))
 }
+// ANCHOR_END: model
 
 /// The encoder and decoder weights (`0.weight` [k, m] = W1, `1.weight` [m, k] = W2).
 fn weights(model: &Sequential<f64>) -> (Tensor<f64>, Tensor<f64>) {

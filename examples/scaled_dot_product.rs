@@ -65,6 +65,7 @@ fn estimate(d: usize, mu: f64, sigma: f64, n: usize, rng: &mut StdRng) -> Moment
 fn estimate_vec(mu: &[f64], sigma: f64, n: usize, rng: &mut StdRng, label: f64) -> Moments {
     let d = mu.len();
     let noise = Normal::new(0.0, sigma).expect("sigma > 0");
+    // ANCHOR: sample
     let dots: Vec<f64> = (0..n)
         .map(|_| {
             mu.iter()
@@ -72,6 +73,7 @@ fn estimate_vec(mu: &[f64], sigma: f64, n: usize, rng: &mut StdRng, label: f64) 
                 .sum()
         })
         .collect();
+    // ANCHOR_END: sample
     let nf = n as f64;
     let mean = dots.iter().sum::<f64>() / nf;
     let (m2, m4) = dots.iter().fold((0.0, 0.0), |(m2, m4), &x| {
@@ -110,6 +112,7 @@ fn softmax_stats(d: usize, n_keys: usize, trials: usize, scaled: bool, seed: u64
         entropy: Vec::with_capacity(trials),
         grad_norm: Vec::with_capacity(trials),
     };
+    // ANCHOR: softmax_grad
     let scale = if scaled { 1.0 / (d as f64).sqrt() } else { 1.0 };
     for _ in 0..trials {
         let q = Tensor::<f64>::randn([d, 1], &mut rng);
@@ -120,6 +123,7 @@ fn softmax_stats(d: usize, n_keys: usize, trials: usize, scaled: bool, seed: u64
         let pv = p.value().clone();
         let grads = p.backward_with(upstream);
         let g = grads.get_or_zeros(&scores);
+    // ANCHOR_END: softmax_grad
         stats
             .max_weight
             .push(pv.data().iter().copied().fold(0.0, f64::max));
@@ -192,16 +196,19 @@ fn main() {
     );
     let mut moments = Vec::new();
     for &(d, mu, sigma) in &configs {
+        // ANCHOR: exact
         let n = (budget / d).min(max_samples);
         let m = estimate(d, mu, sigma, n, &mut rng);
         let exact_mean = d as f64 * mu * mu;
         let exact_var = d as f64 * (sigma.powi(4) + 2.0 * sigma * sigma * mu * mu);
         let wrong_var = d as f64 * sigma.powi(4);
+        // ANCHOR_END: exact
         println!(
             "{:>5} {:>4} {:>5} {:>7} | {:>10.3} {:>8.3} {:>9.1} | {:>11.1} {:>9.1} {:>11.1} {:>9.1} | {:>7.3}",
             d, mu, sigma, n, m.mean, m.se_mean, exact_mean, m.var, m.se_var, exact_var, wrong_var,
             m.var / d as f64
         );
+        // ANCHOR: wrong_var_check
         // 5 standard errors: a correct formula fails this by chance with p < 1e-6.
         check(
             (m.mean - exact_mean).abs() <= 5.0 * m.se_mean,
@@ -217,6 +224,7 @@ fn main() {
                 format!("d·σ⁴ = {wrong_var} should be rejected for mu={mu}, but the estimate {:.1} is within 5 SE", m.var),
             );
         }
+        // ANCHOR_END: wrong_var_check
         if mu == 0.0 && sigma == 1.0 {
             check(
                 (m.var / d as f64 - 1.0).abs() <= 5.0 * m.se_var / d as f64,
