@@ -123,7 +123,7 @@ fn softmax_stats(d: usize, n_keys: usize, trials: usize, scaled: bool, seed: u64
         let pv = p.value().clone();
         let grads = p.backward_with(upstream);
         let g = grads.get_or_zeros(&scores);
-    // ANCHOR_END: softmax_grad
+        // ANCHOR_END: softmax_grad
         stats
             .max_weight
             .push(pv.data().iter().copied().fold(0.0, f64::max));
