@@ -1,8 +1,7 @@
 //! Every homework problem in turn, with one summary of the answers and their evidence.
 //!
 //! ```sh
-//! cargo run --release --example hw7              # fast settings where a full run is long
-//! cargo run --release --example hw7 -- --full    # every problem at full size
+//! cargo run --release --example hw7              # every problem at full size (about a minute)
 //! cargo run --release --example hw7 -- --quick   # every problem at its smallest
 //! cargo run --release --example hw7 -- --only argmax_attention,kernel_attention
 //! ```
@@ -24,49 +23,40 @@ use std::time::Instant;
 
 use clap::Parser;
 
-/// A homework problem: the example that answers it and how big to run it by default.
+/// A homework problem: the example that answers it.
 struct Problem {
     example: &'static str,
     title: &'static str,
-    /// Whether the default run uses `--quick` (the full run takes long).
-    quick_by_default: bool,
 }
 
 const PROBLEMS: &[Problem] = &[
     Problem {
         example: "pca_linear_ae",
         title: "PCA and linear autoencoders",
-        quick_by_default: false,
     },
     Problem {
         example: "regularized_linear_ae",
         title: "l2-regularised linear autoencoder",
-        quick_by_default: false,
     },
     Problem {
         example: "autoencoders_synthetic",
         title: "autoencoders on the synthetic data set",
-        quick_by_default: false,
     },
     Problem {
         example: "autoencoders_mnist",
         title: "autoencoders on MNIST with a linear probe",
-        quick_by_default: false,
     },
     Problem {
         example: "scaled_dot_product",
         title: "why attention divides by sqrt(d)",
-        quick_by_default: false,
     },
     Problem {
         example: "argmax_attention",
         title: "argmax attention has no gradient for queries and keys",
-        quick_by_default: false,
     },
     Problem {
         example: "kernel_attention",
         title: "kernelised linear attention",
-        quick_by_default: true,
     },
 ];
 
@@ -74,12 +64,9 @@ const PROBLEMS: &[Problem] = &[
 #[derive(Parser)]
 #[command(name = "hw7")]
 struct Args {
-    /// Every problem at its smallest size (seconds each).
-    #[arg(long, conflicts_with = "full")]
-    quick: bool,
-    /// Every problem at full size (the default runs kernel_attention quick).
+    /// Every problem at its smallest size (seconds each); the default is the full size.
     #[arg(long)]
-    full: bool,
+    quick: bool,
     /// Only these problems, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = problem_name)]
     only: Vec<String>,
@@ -140,7 +127,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut outcomes = Vec::new();
     for (i, problem) in selected.iter().enumerate() {
-        let quick = args.quick || (!args.full && problem.quick_by_default);
+        let quick = args.quick;
         println!(
             "\n==== [{}/{}] {} — {}{}",
             i + 1,

@@ -736,10 +736,16 @@ fn main() {
     });
     write_json(&out.join("summary.json"), &summary);
 
+    // The quick run's sizes are too small for trustworthy slopes: its answers say so.
+    let measured = if quick {
+        "Measured in this --quick run (small sizes, noisy; the full run's slopes are the answer)"
+    } else {
+        "Measured"
+    };
     println!(
         "answer (c): softmax attention costs O(N²(D+M)) time (Q Kᵀ is N²D, weights × V is N²M) and \
          O(N² + N(D+M)) memory (the N×N weights); with M ≈ D: O(N²D) time, O(N² + ND) memory. \
-         Measured: time slope {b_s:.2} in N and {bd_s:.2} in D; peak memory slope {bm_s:.2} in N \
+         {measured}: time slope {b_s:.2} in N and {bd_s:.2} in D; peak memory slope {bm_s:.2} in N \
          ({:.1} MB at N = {}).",
         mem_soft.last().expect("ns") / 1e6,
         ns.last().expect("ns")
@@ -747,7 +753,7 @@ fn main() {
     println!(
         "answer (d): linearised attention costs O(N·D²·M) time (φ has 1 + D + D² entries; Σ_j φ(k_j)v_jᵀ and \
          φ(q_i)ᵀ(·) are N·D²·M each) and O(N·D² + D²·M) memory; with M ≈ D: O(N·D³) time and \
-         O(N·D² + D³) memory. Measured: time slope {b_l:.2} in N and {bd_l:.2} in D (count over D = {}..{}: \
+         O(N·D² + D³) memory. {measured}: time slope {b_l:.2} in N and {bd_l:.2} in D (count over D = {}..{}: \
          {bd_l_pred:.2}, → 3); peak memory slope {bm_l:.2} in N and {bmd_l:.2} in D (→ 2). Linear in N, so it \
          wins once N ≳ D²M/(D+M) = D²/2 (= {} here, up to constants; measured crossover N ≈ {}).",
         ds[0],
