@@ -117,12 +117,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if selected.iter().any(|p| p.example == "autoencoders_mnist") {
-        if let Err(e) = course::mnist::ensure() {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    // Fetched up front, so its progress is not mixed into a problem's output. If it cannot
+    // be had, the MNIST problem fails with the reason and every other problem still runs.
+    let mnist = if selected.iter().any(|p| p.example == "autoencoders_mnist") {
+        course::mnist::ensure()
+            .map(|_| ())
+            .inspect_err(|e| eprintln!("error: {e}"))
+    } else {
+        Ok(())
+    };
 
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -136,7 +139,19 @@ fn main() -> ExitCode {
             problem.title,
             if quick { " (--quick)" } else { "" }
         );
-        outcomes.push(run(problem, quick, &log_dir));
+        match (&mnist, problem.example) {
+            (Err(e), "autoencoders_mnist") => {
+                println!("  not run: {e}");
+                outcomes.push(Outcome {
+                    example: problem.example,
+                    title: problem.title,
+                    status: "FAILED",
+                    seconds: 0.0,
+                    answers: vec![format!("not run: {e}")],
+                });
+            }
+            _ => outcomes.push(run(problem, quick, &log_dir)),
+        }
     }
 
     println!(
