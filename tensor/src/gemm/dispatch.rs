@@ -223,11 +223,18 @@ impl<E: 'static> Spec<E> {
     /// unless overridden by `FERROGRAD_GEMM_KC` / `_MC` / `_NC` (read once, for tuning) or
     /// the test hook `testing::set_blocking`. MC and NC are rounded up to whole tiles.
     pub(crate) fn blocking(&self) -> Blocking {
+        // The AVX-512 kernels measured faster with the B micro-panel in L2 (deeper KC
+        // slices, fewer passes over C); see `cache`.
+        let rule = match self.kernel {
+            Kernel::Avx512 => cache::KcRule::L2,
+            _ => cache::KcRule::L1,
+        };
         let d = cache::derive(
             &cache::cache_sizes(),
             self.mr,
             self.nr,
             std::mem::size_of::<E>(),
+            rule,
         );
         let env = env_blocking();
         let pick = |i: usize, derived: usize| match BLOCKING_OVERRIDE[i].load(Ordering::Relaxed) {

@@ -5,7 +5,8 @@
 //! 28 FMAs against 16 loads, FMA-bound on cores with two 512-bit FMA units.
 //!
 //! Block sizes come from the caches of the machine (see `gemm::cache`); on Zen 5 (L1d
-//! 48 KiB, L2 1 MiB) they are KC 384, MC 336 f32 / 168 f64.
+//! 48 KiB, L2 1 MiB) they are KC 1024, MC 126 f32 / 56 f64 (B micro-panel in L2, see
+//! `gemm::cache`).
 //!
 //! Tested on Zen 5 (AMD EPYC, family 1Ah): every GEMM test runs with this kernel, which
 //! [`dispatch`](crate::gemm::dispatch) selects only when `is_x86_feature_detected!("avx512f")`.
