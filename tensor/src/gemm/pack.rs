@@ -70,11 +70,14 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
     for (q, panel) in out.chunks_exact_mut(mr * kc).enumerate() {
         let i0 = q * mr;
         let rows = mr.min(mc - i0);
-        if a.row_stride == 1 && rows == mr {
-            // Column-major A (a transposed operand): each step is MR contiguous elements.
+        if a.row_stride == 1 {
+            // Column-major A (a transposed operand, e.g. gradᵀ in the weight gradient):
+            // each step is `rows` contiguous elements (zero-padded to MR in the last
+            // panel, which for m < MR, like the 10 classes of a linear probe, is all of A).
             for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
                 let s = i0 + p * a.col_stride;
-                dst.copy_from_slice(&a.data[s..s + mr]);
+                dst[..rows].copy_from_slice(&a.data[s..s + rows]);
+                dst[rows..].fill(E::ZERO);
             }
             continue;
         }
