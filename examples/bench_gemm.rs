@@ -75,6 +75,10 @@ struct Args {
     /// slows a sample down, so the best is the closer estimate of what the code can do).
     #[arg(long)]
     best: bool,
+    /// Force the per-thread minimum of multiply-adds (instead of the threshold measured at
+    /// first use), to see where a second thread starts to pay.
+    #[arg(long)]
+    min_fmas_per_thread: Option<usize>,
 }
 
 /// How the operands are stored, as in the autoencoder's products: `nn` both row-major;
@@ -100,6 +104,9 @@ impl Layout {
 fn main() {
     let args = <Args as clap::Parser>::parse();
     let (json_out, quick) = (args.json, args.quick);
+    if let Some(n) = args.min_fmas_per_thread {
+        fg::testing::set_min_fmas_per_thread(Some(n.max(1)));
+    }
     let opts = Opts {
         samples: args.samples.unwrap_or(if quick { 5 } else { 9 }).max(1),
         best: args.best,
@@ -225,6 +232,13 @@ fn main() {
         b64.kc,
         b64.mc,
         b64.nc
+    );
+    println!(
+        "threads: a second one from 2×{:.2} M FMAs f32, 2×{:.2} M f64 (measured hand-off \
+         cost × {} / measured single-thread time per FMA)",
+        fg::thread_threshold::<f32>() as f64 / 1e6,
+        fg::thread_threshold::<f64>() as f64 / 1e6,
+        10
     );
     print!(
         "{:<5} {:>5} {:>5} {:>5} {:>3} {:>3} | {:>7} {:>6} | {:>7} {:>6} |",

@@ -46,7 +46,7 @@ unsafe impl<E: Send> Send for CView<'_, E> {}
 unsafe impl<E: Send> Sync for CView<'_, E> {}
 
 impl<'a, E> CView<'a, E> {
-    fn new(c: MatMut<'a, E>) -> Self {
+    pub(crate) fn new(c: MatMut<'a, E>) -> Self {
         CView {
             ptr: c.data.as_mut_ptr(),
             rows: c.rows,

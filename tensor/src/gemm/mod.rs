@@ -42,7 +42,7 @@ pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{
     available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
 };
-pub use threading::{num_threads, set_num_threads};
+pub use threading::{num_threads, set_num_threads, thread_threshold};
 
 use crate::{DType, Float};
 
@@ -66,13 +66,10 @@ pub mod testing {
         }
     }
 
-    /// Sets the minimum multiply-adds per thread (`None` restores the tuned default), so
-    /// tests can exercise the threaded split on tiny shapes.
+    /// Sets the minimum multiply-adds per thread (`None` restores the threshold measured
+    /// on this machine), so tests can exercise the threaded split on tiny shapes.
     pub fn set_min_fmas_per_thread(n: Option<usize>) {
-        super::threading::MIN_FMAS.store(
-            n.unwrap_or(super::threading::MIN_FMAS_PER_THREAD),
-            Ordering::Relaxed,
-        );
+        super::threading::MIN_FMAS.store(n.unwrap_or(0), Ordering::Relaxed);
     }
 }
 
