@@ -79,6 +79,55 @@ struct Args {
     /// first use), to see where a second thread starts to pay.
     #[arg(long)]
     min_fmas_per_thread: Option<usize>,
+    /// Time the calling thread's on-CPU time (Linux `CLOCK_THREAD_CPUTIME_ID`)
+    /// instead of the wall clock: on a shared machine this leaves out the time other
+    /// processes held the core. Only meaningful for one-thread rows (the peak probe stays
+    /// on the wall clock).
+    #[arg(long)]
+    cpu_time: bool,
+}
+
+/// Whether `--cpu-time` was given (read by the timing helpers).
+static CPU_TIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This thread's on-CPU time in seconds: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` from the
+/// C library std already links (`/proc/thread-self/schedstat` would need no FFI, but is
+/// only updated at scheduler ticks).
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn thread_cpu_seconds() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec (two 64-bit fields on 64-bit Linux).
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn thread_cpu_seconds() -> f64 {
+    panic!("--cpu-time is implemented for 64-bit Linux only")
+}
+
+/// A timestamp in seconds: wall clock, or this thread's on-CPU time with `--cpu-time`.
+fn now() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    if CPU_TIME.load(std::sync::atomic::Ordering::Relaxed) {
+        thread_cpu_seconds()
+    } else {
+        START.get_or_init(Instant::now).elapsed().as_secs_f64()
+    }
 }
 
 /// How the operands are stored, as in the autoencoder's products: `nn` both row-major;
@@ -104,6 +153,7 @@ impl Layout {
 fn main() {
     let args = <Args as clap::Parser>::parse();
     let (json_out, quick) = (args.json, args.quick);
+    CPU_TIME.store(args.cpu_time, std::sync::atomic::Ordering::Relaxed);
     if let Some(n) = args.min_fmas_per_thread {
         fg::testing::set_min_fmas_per_thread(Some(n.max(1)));
     }
@@ -405,11 +455,11 @@ fn sample_secs(samples: usize, flops: f64, mut f: impl FnMut()) -> Vec<f64> {
     f(); // warm-up: page faults, packing buffers, thread pool
     (0..samples)
         .map(|_| {
-            let t = Instant::now();
+            let t = now();
             for _ in 0..batch {
                 f();
             }
-            t.elapsed().as_secs_f64() / batch as f64
+            (now() - t) / batch as f64
         })
         .collect()
 }
@@ -432,16 +482,16 @@ fn interleaved(
     g();
     let (mut tf, mut tg) = (Vec::new(), Vec::new());
     for _ in 0..samples {
-        let t = Instant::now();
+        let t = now();
         for _ in 0..batch {
             f();
         }
-        tf.push(t.elapsed().as_secs_f64() / batch as f64);
-        let t = Instant::now();
+        tf.push((now() - t) / batch as f64);
+        let t = now();
         for _ in 0..batch {
             g();
         }
-        tg.push(t.elapsed().as_secs_f64() / batch as f64);
+        tg.push((now() - t) / batch as f64);
     }
     (pick(&mut tf, best), pick(&mut tg, best))
 }
