@@ -259,7 +259,7 @@ mod tests {
                 source: "test",
             },
         ] {
-            for (mr, nr, e) in [(14, 32, 4), (14, 16, 8), (6, 16, 4), (6, 8, 8), (4, 4, 8)] {
+            for (mr, nr, e) in [(14, 32, 4), (14, 16, 8), (8, 24, 8), (6, 16, 4), (6, 8, 8), (4, 4, 8)] {
                 let b = derive(&c, mr, nr, e, KcRule::L1);
                 assert!(nr * b.kc * e <= c.l1d, "{b:?} {c:?}");
                 let b2 = derive(&c, mr, nr, e, KcRule::L2);

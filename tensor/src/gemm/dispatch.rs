@@ -211,10 +211,11 @@ pub(crate) struct Spec<E: 'static> {
     /// Micro-tile columns (B panel width).
     pub nr: usize,
     /// The MR×NR micro-kernel. Only reachable through [`spec`], which checks the CPU
-    /// supports it (as for `ukr_half`).
+    /// supports it (as for `ukr_narrow`).
     pub ukr: KernelFn<E>,
-    /// An MR×(NR/2) micro-kernel for a last B panel of at most NR/2 columns, if any.
-    pub ukr_half: Option<KernelFn<E>>,
+    /// A narrower MR×w kernel and its width w (a multiple of the vector length, < NR) for
+    /// a last B panel of at most w columns, if any.
+    pub ukr_narrow: Option<(usize, KernelFn<E>)>,
 }
 // ANCHOR_END: spec
 

@@ -210,7 +210,7 @@ pub(crate) fn run_seq<E: Elem>(
         mr,
         nr,
         ukr,
-        ukr_half,
+        ukr_narrow,
         ..
     } = *spec;
     let Blocking { kc, mc, nc, .. } = spec.blocking();
@@ -291,9 +291,9 @@ pub(crate) fn run_seq<E: Elem>(
                     // Loop 2: NR-wide micro-panels of B.
                     for j in (0..ncb).step_by(nr) {
                         let nrb = nr.min(ncb - j);
-                        // The half-width kernel where it covers the last columns.
-                        let (kern, width) = match ukr_half {
-                            Some(h) if nrb <= nr / 2 => (h, nr / 2),
+                        // The narrow kernel where it covers the last columns.
+                        let (kern, width) = match ukr_narrow {
+                            Some((w, h)) if nrb <= w => (h, w),
                             _ => (ukr, nr),
                         };
                         // (pointer, row stride) of the B micro-panel.

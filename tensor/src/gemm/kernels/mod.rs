@@ -28,8 +28,9 @@ pub(crate) const MAX_TILE: usize = 14 * 32;
 ///
 /// A packed A panel has `rs_a = 1, cs_a = MR`, a packed B panel `rs_b = NR`; small and
 /// low-reuse products pass the caller's matrices directly with their own strides. A
-/// "half" kernel (NR/2 columns) serves the last panel of B when at most NR/2 columns are
-/// left, so narrow products (n = 20 = 16 + 4) waste less work on padding.
+/// narrower kernel (usually NR/2 columns; see `Spec::ukr_narrow`) serves the last panel
+/// of B when it has at most that many columns, so narrow products (n = 20 = 16 + 4)
+/// waste less work on padding.
 ///
 /// # Safety
 /// The caller guarantees that every `A(i, p)` (`i < MR, p < k`) and `B(p, j)`
