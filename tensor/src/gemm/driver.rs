@@ -101,7 +101,9 @@ pub(crate) fn gemm_typed<E: Elem>(
     if small::try_run(kernel, alpha, a, b, beta, &mut c) {
         return;
     }
-    let spec = dispatch::spec::<E>(kernel);
+    // The tile height may depend on m (see `spec_for_rows`); `spec_for_rows` goes through
+    // the same CPU check as `spec`.
+    let spec = dispatch::spec_for_rows::<E>(kernel, a.rows);
     threading::run(spec, alpha, a, b, beta, CView::new(c));
 }
 // ANCHOR_END: gemm_typed

@@ -26,6 +26,29 @@ pub(crate) static F32: Spec<f32> = Spec {
     ukr_narrow: Some((16, ukr_f32_half)),
 };
 
+/// f32 tiles with fewer rows, for products whose m would leave much of a 14-row panel
+/// empty (m = 100, the autoencoder's batch: 8 panels of 14 compute 112 rows, 10 panels of
+/// 10 exactly 100). See `dispatch::spec_for_rows`.
+pub(crate) static F32_MR12: Spec<f32> = Spec {
+    kernel: Kernel::Avx512,
+    mr: 12,
+    nr: 32,
+    ukr: ukr_f32_mr12,
+    ukr_narrow: Some((16, ukr_f32_mr12_half)),
+};
+
+/// See [`F32_MR12`].
+pub(crate) static F32_MR10: Spec<f32> = Spec {
+    kernel: Kernel::Avx512,
+    mr: 10,
+    nr: 32,
+    ukr: ukr_f32_mr10,
+    ukr_narrow: Some((16, ukr_f32_mr10_half)),
+};
+
+/// The f32 specs to choose from by m, preferred first.
+pub(crate) static F32_BY_ROWS: [&Spec<f32>; 3] = [&F32, &F32_MR12, &F32_MR10];
+
 /// f64: 8×24 tile (24 accumulators, 3 B vectors, 1 broadcast: 28 of 32 registers), with
 /// an 8×16 kernel for a last panel of at most 16 columns.
 ///
@@ -46,6 +69,30 @@ simd_kernel! {
     #[target_feature(enable = "avx512f")]
     fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16)
         + ukr_f32_half(nv = 1);
+    zero = _mm512_setzero_ps(),
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    mul = _mm512_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f32_mr12(f32, mr = 12, nv = 2, lanes = 16)
+        + ukr_f32_mr12_half(nv = 1);
+    zero = _mm512_setzero_ps(),
+    load = _mm512_loadu_ps,
+    store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    mul = _mm512_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f32_mr10(f32, mr = 10, nv = 2, lanes = 16)
+        + ukr_f32_mr10_half(nv = 1);
     zero = _mm512_setzero_ps(),
     load = _mm512_loadu_ps,
     store = _mm512_storeu_ps,
