@@ -49,8 +49,12 @@ pub(crate) static MIN_FMAS: AtomicUsize = AtomicUsize::new(0);
 ///   mid-sized product (best of three);
 ///
 /// and a thread is worth its hand-off when its part takes `PART_OVER_HANDOFF` times as
-/// long: `min = PART_OVER_HANDOFF · handoff / per_fma`. On the shared 2-core Zen 5 guest
-/// this came out at ~0.5–4 M FMAs for f32 (AVX-512), depending on the load.
+/// long: `min = PART_OVER_HANDOFF · handoff / per_fma`. On the shared 2-core Zen 5 KVM
+/// guest (AVX-512) this came out at 16–48 M FMAs for f32 and 8–25 M for f64 over a few
+/// runs at load 2–4, i.e. hand-offs of ~15–40 µs: the 15 M-FMA products of the
+/// autoencoder stay on one thread there, 1024³ gets two. Measured 2-thread speed-ups at
+/// 1024³ were 1.8–1.86× when the second core was free, and none when another process
+/// held it (which the measured hand-off then reflects).
 pub(crate) fn min_fmas_per_thread<E: Elem>(spec: &'static Spec<E>) -> usize {
     match MIN_FMAS.load(Ordering::Relaxed) {
         0 => {}
