@@ -259,11 +259,21 @@ mod tests {
                 source: "test",
             },
         ] {
-            for (mr, nr, e) in [(14, 32, 4), (14, 16, 8), (8, 24, 8), (6, 16, 4), (6, 8, 8), (4, 4, 8)] {
+            for (mr, nr, e) in [
+                (14, 32, 4),
+                (14, 16, 8),
+                (8, 24, 8),
+                (6, 16, 4),
+                (6, 8, 8),
+                (4, 4, 8),
+            ] {
                 let b = derive(&c, mr, nr, e, KcRule::L1);
                 assert!(nr * b.kc * e <= c.l1d, "{b:?} {c:?}");
                 let b2 = derive(&c, mr, nr, e, KcRule::L2);
-                assert!(nr * b2.kc * e <= c.l2 / 8 && b2.kc >= b.kc.min(64), "{b2:?} {c:?}");
+                assert!(
+                    nr * b2.kc * e <= c.l2 / 8 && b2.kc >= b.kc.min(64),
+                    "{b2:?} {c:?}"
+                );
                 assert!(b2.mc * b2.kc * e <= c.l2 / 2 || b2.mc == mr, "{b2:?} {c:?}");
                 assert!(
                     b.mc * b.kc * e <= c.l2 / 2 && b.mc.is_multiple_of(mr),

@@ -64,8 +64,8 @@ pub(crate) fn min_fmas_per_thread<E: Elem>(spec: &'static Spec<E>) -> usize {
     // One per element size (f32, f64), measured with the kernel in use at the time.
     static PER_FMA: [OnceLock<f64>; 2] = [OnceLock::new(), OnceLock::new()];
     let handoff = *HANDOFF.get_or_init(measure_handoff);
-    let per_fma = *PER_FMA[usize::from(std::mem::size_of::<E>() == 8)]
-        .get_or_init(|| measure_per_fma(spec));
+    let per_fma =
+        *PER_FMA[usize::from(std::mem::size_of::<E>() == 8)].get_or_init(|| measure_per_fma(spec));
     ((PART_OVER_HANDOFF * handoff / per_fma) as usize).max(NEVER_BELOW)
 }
 
