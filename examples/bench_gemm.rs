@@ -62,6 +62,14 @@ struct Args {
     /// `192x100x784:tn`) contains one of these comma-separated substrings.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run these shapes instead of the built-in list: comma-separated `MxKxN` or
+    /// `MxKxN:layout` (layout nn, nt or tn; default nn), e.g. `--shape 8x8x8,100x784x192:nt`.
+    #[arg(long, value_delimiter = ',')]
+    shape: Vec<String>,
+    /// Send products to the blocked driver even when they are tiny (`gemm::testing`'s
+    /// switch for the unpacked small-product loop), to compare the two.
+    #[arg(long)]
+    no_small_path: bool,
     /// Thread counts to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<usize>,
@@ -140,6 +148,25 @@ enum Layout {
     TN,
 }
 
+/// `"MxKxN"` or `"MxKxN:layout"`.
+fn parse_shape(s: &str) -> Option<(usize, usize, usize, Layout)> {
+    let (dims, layout) = s.split_once(':').unwrap_or((s, "nn"));
+    let layout = match layout {
+        "nn" => Layout::NN,
+        "nt" => Layout::NT,
+        "tn" => Layout::TN,
+        _ => return None,
+    };
+    let d: Vec<usize> = dims
+        .split('x')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    match d[..] {
+        [m, k, n] if m > 0 && k > 0 && n > 0 => Some((m, k, n, layout)),
+        _ => None,
+    }
+}
+
 impl Layout {
     fn name(self) -> &'static str {
         match self {
@@ -197,6 +224,18 @@ fn main() {
         shapes.extend(training);
     } else {
         shapes.extend(&training[..3]);
+    }
+    if !args.shape.is_empty() {
+        shapes = args
+            .shape
+            .iter()
+            .map(|s| {
+                parse_shape(s).unwrap_or_else(|| panic!("--shape {s:?}: expected MxKxN[:nn|nt|tn]"))
+            })
+            .collect();
+    }
+    if args.no_small_path {
+        fg::testing::set_small_path(false);
     }
     if !args.only.is_empty() {
         shapes.retain(|&(m, k, n, l)| {
