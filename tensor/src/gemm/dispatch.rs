@@ -334,6 +334,14 @@ impl Elem for f64 {
             _ => None,
         }
     }
+
+    fn row_variants(kernel: Kernel) -> &'static [&'static Spec<f64>] {
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => &kernels::avx512::F64_BY_ROWS,
+            _ => &[],
+        }
+    }
 }
 
 // ANCHOR: spec_gate

@@ -65,6 +65,20 @@ pub(crate) static F64: Spec<f64> = Spec {
     ukr_narrow: Some((16, ukr_f64_narrow)),
 };
 
+/// f64 with 10 rows (10×16, 20 accumulators), for m where 8-row panels leave much empty
+/// (the linear probe's weight gradient has m = 10 classes: two 8-row panels compute 16
+/// rows). See `dispatch::spec_for_rows`.
+pub(crate) static F64_MR10: Spec<f64> = Spec {
+    kernel: Kernel::Avx512,
+    mr: 10,
+    nr: 16,
+    ukr: ukr_f64_mr10,
+    ukr_narrow: Some((8, ukr_f64_mr10_half)),
+};
+
+/// The f64 specs to choose from by m, preferred first.
+pub(crate) static F64_BY_ROWS: [&Spec<f64>; 2] = [&F64, &F64_MR10];
+
 simd_kernel! {
     #[target_feature(enable = "avx512f")]
     fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16)
@@ -99,6 +113,18 @@ simd_kernel! {
     splat = _mm512_set1_ps,
     fma = _mm512_fmadd_ps,
     mul = _mm512_mul_ps,
+}
+
+simd_kernel! {
+    #[target_feature(enable = "avx512f")]
+    fn ukr_f64_mr10(f64, mr = 10, nv = 2, lanes = 8)
+        + ukr_f64_mr10_half(nv = 1);
+    zero = _mm512_setzero_pd(),
+    load = _mm512_loadu_pd,
+    store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    mul = _mm512_mul_pd,
 }
 
 simd_kernel! {
