@@ -23,7 +23,7 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2 + FMA (6×16 f32, 6×8 f64 tiles).
     Avx2,
-    /// x86-64 AVX-512F (14×32 f32, with 12- and 10-row variants chosen by m; 8×24 f64).
+    /// x86-64 AVX-512F (14×32 f32, 8×24 f64, with shorter tiles chosen by m).
     Avx512,
     /// aarch64 NEON (8×8 f32, 8×4 f64 tiles).
     Neon,

@@ -12,8 +12,8 @@
 //!   reused across calls), reading transposed operands through their strides — nothing is
 //!   ever transposed in memory;
 //! - `kernels/` holds the register-blocked MR×NR FMA micro-kernels, one file per ISA
-//!   (portable scalar 4×4; AVX2+FMA 6×16 f32 / 6×8 f64; AVX-512F 14×32 f32, or 12/10 rows
-//!   when m fits those better, / 8×24 f64; NEON 8×8 / 8×4 on aarch64), with the block
+//!   (portable scalar 4×4; AVX2+FMA 6×16 f32 / 6×8 f64; AVX-512F 14×32 f32 / 8×24 f64,
+//!   with shorter tiles when m fits those better; NEON 8×8 / 8×4 on aarch64), with the block
 //!   sizes of each and the arithmetic behind them;
 //! - `dispatch.rs` picks the best kernel the CPU supports at run time, or the one forced
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
