@@ -34,6 +34,7 @@ struct Row {
     m: usize,
     k: usize,
     n: usize,
+    layout: Layout,
     threads: usize,
     gflops: f64,
     naive_gflops: Option<f64>,
@@ -57,32 +58,201 @@ struct Args {
     /// A fast subset of the shapes, with fewer samples (for CI).
     #[arg(long)]
     quick: bool,
+    /// Only the shapes whose label (`MxKxN:layout`, e.g. `1024x1024x1024:nn`,
+    /// `192x100x784:tn`) contains one of these comma-separated substrings.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Run these shapes instead of the built-in list: comma-separated `MxKxN` or
+    /// `MxKxN:layout` (layout nn, nt or tn; default nn), e.g. `--shape 8x8x8,100x784x192:nt`.
+    #[arg(long, value_delimiter = ',')]
+    shape: Vec<String>,
+    /// Send products to the blocked driver even when they are tiny (`gemm::testing`'s
+    /// switch for the unpacked small-product loop), to compare the two.
+    #[arg(long)]
+    no_small_path: bool,
+    /// Thread counts to run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+    /// Only this element type (f32 or f64).
+    #[arg(long)]
+    dtype: Option<String>,
+    /// Samples per figure (default 9, 5 with --quick).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Report the best sample instead of the median (on a busy machine noise only ever
+    /// slows a sample down, so the best is the closer estimate of what the code can do).
+    #[arg(long)]
+    best: bool,
+    /// Force the per-thread minimum of multiply-adds (instead of the threshold measured at
+    /// first use), to see where a second thread starts to pay.
+    #[arg(long)]
+    min_fmas_per_thread: Option<usize>,
+    /// Time the calling thread's on-CPU time (Linux `CLOCK_THREAD_CPUTIME_ID`)
+    /// instead of the wall clock: on a shared machine this leaves out the time other
+    /// processes held the core. Only meaningful for one-thread rows (the peak probe stays
+    /// on the wall clock).
+    #[arg(long)]
+    cpu_time: bool,
+}
+
+/// Whether `--cpu-time` was given (read by the timing helpers).
+static CPU_TIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This thread's on-CPU time in seconds: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` from the
+/// C library std already links (`/proc/thread-self/schedstat` would need no FFI, but is
+/// only updated at scheduler ticks).
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn thread_cpu_seconds() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec (two 64-bit fields on 64-bit Linux).
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn thread_cpu_seconds() -> f64 {
+    panic!("--cpu-time is implemented for 64-bit Linux only")
+}
+
+/// A timestamp in seconds: wall clock, or this thread's on-CPU time with `--cpu-time`.
+fn now() -> f64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    if CPU_TIME.load(std::sync::atomic::Ordering::Relaxed) {
+        thread_cpu_seconds()
+    } else {
+        START.get_or_init(Instant::now).elapsed().as_secs_f64()
+    }
+}
+
+/// How the operands are stored, as in the autoencoder's products: `nn` both row-major;
+/// `nt` B used transposed (forward `x·Wᵀ`, W stored out×in); `tn` A used transposed (the
+/// weight gradient `gradᵀ·x`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    NN,
+    NT,
+    TN,
+}
+
+/// `"MxKxN"` or `"MxKxN:layout"`.
+fn parse_shape(s: &str) -> Option<(usize, usize, usize, Layout)> {
+    let (dims, layout) = s.split_once(':').unwrap_or((s, "nn"));
+    let layout = match layout {
+        "nn" => Layout::NN,
+        "nt" => Layout::NT,
+        "tn" => Layout::TN,
+        _ => return None,
+    };
+    let d: Vec<usize> = dims
+        .split('x')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    match d[..] {
+        [m, k, n] if m > 0 && k > 0 && n > 0 => Some((m, k, n, layout)),
+        _ => None,
+    }
+}
+
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::NN => "nn",
+            Layout::NT => "nt",
+            Layout::TN => "tn",
+        }
+    }
 }
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
     let (json_out, quick) = (args.json, args.quick);
+    CPU_TIME.store(args.cpu_time, std::sync::atomic::Ordering::Relaxed);
+    if let Some(n) = args.min_fmas_per_thread {
+        fg::testing::set_min_fmas_per_thread(Some(n.max(1)));
+    }
+    let opts = Opts {
+        samples: args.samples.unwrap_or(if quick { 5 } else { 9 }).max(1),
+        best: args.best,
+    };
 
     let squares: &[usize] = if quick {
         &[64, 256, 512]
     } else {
         &[64, 128, 256, 512, 1024, 2048]
     };
-    // (m, k, n): the homework's layer products (forward, and the two backward ones) and a
-    // wider layer.
+    use Layout::*;
+    // (m, k, n, layout): a small layer's products (forward, and the two backward ones), a
+    // wider layer, then the homework's MNIST autoencoder (batch 100, 784→192→96→192→784:
+    // forward x·Wᵀ, input gradient grad·W, weight gradient gradᵀ·x with inner dimension
+    // = batch) and its linear probe (200 codes of 96 → 10 classes).
     let training = [
-        (100, 784, 20),
-        (100, 20, 784),
-        (784, 100, 20),
-        (256, 784, 512),
+        (100, 784, 20, NN),
+        (100, 20, 784, NN),
+        (784, 100, 20, NN),
+        (256, 784, 512, NN),
+        (100, 784, 192, NT),
+        (100, 192, 96, NT),
+        (100, 96, 192, NT),
+        (100, 192, 784, NT),
+        (100, 96, 192, NN),
+        (100, 192, 96, NN),
+        (100, 784, 192, NN),
+        (192, 100, 784, TN),
+        (96, 100, 192, TN),
+        (192, 100, 96, TN),
+        (784, 100, 192, TN),
+        (200, 96, 10, NT),
+        (10, 200, 96, TN),
     ];
-    let mut shapes: Vec<(usize, usize, usize)> = squares.iter().map(|&s| (s, s, s)).collect();
-    shapes.extend(training);
-    let thread_counts = [1usize, 2];
+    let mut shapes: Vec<(usize, usize, usize, Layout)> =
+        squares.iter().map(|&s| (s, s, s, NN)).collect();
+    if !quick {
+        shapes.extend(training);
+    } else {
+        shapes.extend(&training[..3]);
+    }
+    if !args.shape.is_empty() {
+        shapes = args
+            .shape
+            .iter()
+            .map(|s| {
+                parse_shape(s).unwrap_or_else(|| panic!("--shape {s:?}: expected MxKxN[:nn|nt|tn]"))
+            })
+            .collect();
+    }
+    if args.no_small_path {
+        fg::testing::set_small_path(false);
+    }
+    if !args.only.is_empty() {
+        shapes.retain(|&(m, k, n, l)| {
+            let label = format!("{m}x{k}x{n}:{}", l.name());
+            args.only.iter().any(|o| label.contains(o.as_str()))
+        });
+    }
+    let thread_counts = args.threads.clone();
+    let want = |d: &str| args.dtype.as_deref().is_none_or(|x| x == d);
 
     let mut rows = Vec::new();
-    rows.extend(bench_dtype::<f32>(&shapes, &thread_counts, quick));
-    rows.extend(bench_dtype::<f64>(&shapes, &thread_counts, quick));
+    if want("f32") {
+        rows.extend(bench_dtype::<f32>(&shapes, &thread_counts, opts));
+    }
+    if want("f64") {
+        rows.extend(bench_dtype::<f64>(&shapes, &thread_counts, opts));
+    }
     fg::set_num_threads(0);
 
     if json_out {
@@ -90,7 +260,8 @@ fn main() {
             .iter()
             .map(|r| {
                 json!({
-                    "dtype": r.dtype, "m": r.m, "k": r.k, "n": r.n, "threads": r.threads,
+                    "dtype": r.dtype, "m": r.m, "k": r.k, "n": r.n, "layout": r.layout.name(),
+                    "threads": r.threads,
                     "gflops": round2(r.gflops), "naive_gflops": r.naive_gflops.map(round2),
                     "peer_gflops": r.peer_gflops.map(round2), "peak_gflops": round2(r.peak_gflops),
                 })
@@ -112,14 +283,19 @@ fn main() {
     let c = fg::cache_sizes();
     let (b32, b64) = (fg::blocking::<f32>(), fg::blocking::<f64>());
     println!(
-        "ferrograd GEMM on {cpu}, kernel {} (available: {}); GFLOP/s, medians; peak = measured \
-         {} FMA peak for that dtype and thread count; naive = i-k-j loop, 1 thread; {}",
+        "ferrograd GEMM on {cpu}, kernel {} (available: {}); GFLOP/s, {}; peak = measured \
+         {} FMA peak for that dtype and thread count; naive = i-k-j loop on row-major data, 1 thread; lay = nn, nt (B = Wᵀ), tn (A = gradᵀ); {}",
         fg::kernel(),
         fg::available_kernels()
             .iter()
             .map(|k| k.name())
             .collect::<Vec<_>>()
             .join(", "),
+        if args.best {
+            "best of the samples"
+        } else {
+            "medians"
+        },
         probe::Isa::of(fg::kernel()).name(),
         if PEER {
             "peer = gemm crate 0.19 (x86-v4)"
@@ -146,9 +322,16 @@ fn main() {
         b64.mc,
         b64.nc
     );
+    println!(
+        "threads: a second one from 2×{:.2} M FMAs f32, 2×{:.2} M f64 (measured hand-off \
+         cost × {} / measured single-thread time per FMA)",
+        fg::thread_threshold::<f32>() as f64 / 1e6,
+        fg::thread_threshold::<f64>() as f64 / 1e6,
+        10
+    );
     print!(
-        "{:<5} {:>5} {:>5} {:>5} {:>3} | {:>7} {:>6} | {:>7} {:>6} |",
-        "dtype", "m", "k", "n", "thr", "ours", "%peak", "naive", "%peak"
+        "{:<5} {:>5} {:>5} {:>5} {:>3} {:>3} | {:>7} {:>6} | {:>7} {:>6} |",
+        "dtype", "m", "k", "n", "lay", "thr", "ours", "%peak", "naive", "%peak"
     );
     if PEER {
         print!(" {:>7} {:>6} {:>9} |", "peer", "%peak", "ours/peer");
@@ -161,11 +344,12 @@ fn main() {
             None => ("null".to_string(), "-".to_string()),
         };
         print!(
-            "{:<5} {:>5} {:>5} {:>5} {:>3} | {:>7.2} {:>6.1} | {:>7} {:>6} |",
+            "{:<5} {:>5} {:>5} {:>5} {:>3} {:>3} | {:>7.2} {:>6.1} | {:>7} {:>6} |",
             r.dtype,
             r.m,
             r.k,
             r.n,
+            r.layout.name(),
             r.threads,
             r.gflops,
             pct(r.gflops),
@@ -199,16 +383,21 @@ impl BenchFloat for f64 {
     const IS_F64: bool = true;
 }
 
+/// Sampling options.
+#[derive(Clone, Copy)]
+struct Opts {
+    samples: usize,
+    best: bool,
+}
+
 fn bench_dtype<T: BenchFloat>(
-    shapes: &[(usize, usize, usize)],
+    shapes: &[(usize, usize, usize, Layout)],
     thread_counts: &[usize],
-    quick: bool,
+    opts: Opts,
 ) -> Vec<Row> {
     let isa = probe::Isa::of(fg::kernel());
-    let peaks: Vec<f64> = thread_counts
-        .iter()
-        .map(|&t| probe::peak_gflops(isa, T::IS_F64, t))
-        .collect();
+    let peak = |t: usize| probe::peak_gflops(isa, T::IS_F64, t);
+    let peaks: Vec<f64> = thread_counts.iter().map(|&t| peak(t)).collect();
     let mut rows = Vec::new();
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     let mut rnd = move || {
@@ -217,15 +406,17 @@ fn bench_dtype<T: BenchFloat>(
         seed ^= seed << 17;
         T::from_f64((seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0)
     };
-    for &(m, k, n) in shapes {
+    for &(m, k, n, layout) in shapes {
+        // A is stored m×k (k×m for `tn`), B k×n (n×k for `nt`); either way m·k and k·n.
         let a: Vec<T> = (0..m * k).map(|_| rnd()).collect();
         let b: Vec<T> = (0..k * n).map(|_| rnd()).collect();
         let mut c = vec![T::ZERO; m * n];
         let mut c_peer = vec![T::ZERO; m * n];
         let flops = 2.0 * (m * n * k) as f64;
-        let samples = if quick { 5 } else { 9 };
+        let samples = opts.samples;
 
-        // The naive loop only where it takes at most about a second in total.
+        // The naive loop (row-major, whatever the layout: it is a reference speed) only
+        // where it takes at most about a second in total.
         let naive = (m * n * k <= 1 << 30).then(|| {
             let reps = if m * n * k >= 1 << 27 {
                 1
@@ -239,39 +430,51 @@ fn bench_dtype<T: BenchFloat>(
         for (ti, &threads) in thread_counts.iter().enumerate() {
             fg::set_num_threads(threads);
             let ours_call = || {
-                fg::gemm(
-                    T::ONE,
-                    MatRef::new(&a, m, k),
-                    MatRef::new(&b, k, n),
-                    T::ZERO,
-                    MatMut::new(&mut c, m, n),
-                )
+                let av = match layout {
+                    Layout::TN => MatRef::new(&a, k, m).t(),
+                    _ => MatRef::new(&a, m, k),
+                };
+                let bv = match layout {
+                    Layout::NT => MatRef::new(&b, n, k).t(),
+                    _ => MatRef::new(&b, k, n),
+                };
+                fg::gemm(T::ONE, av, bv, T::ZERO, MatMut::new(&mut c, m, n))
             };
             let (ours, peer) = if PEER {
-                let (o, p) = interleaved(samples, flops, ours_call, || {
-                    peer_gemm(m, k, n, &a, &b, &mut c_peer, threads)
+                let (o, p) = interleaved(samples, opts.best, flops, ours_call, || {
+                    peer_gemm(m, k, n, layout, &a, &b, &mut c_peer, threads)
                 });
                 (o, Some(p))
             } else {
-                (median_secs(samples, flops, ours_call), None)
+                let mut v = sample_secs(samples, flops, ours_call);
+                (pick(&mut v, opts.best), None)
             };
             // Both computed the same product: a cheap guard against benchmarking garbage.
             let tol = T::from_f64(1e-3 * (k as f64).sqrt());
             assert!(
                 !PEER || c.iter().zip(&c_peer).all(|(&x, &y)| (x - y).abs() <= tol),
-                "ours and the gemm crate disagree on {m}x{k}x{n}"
+                "ours and the gemm crate disagree on {m}x{k}x{n} {layout:?}"
             );
             rows.push(Row {
                 dtype: T::NAME,
                 m,
                 k,
                 n,
+                layout,
                 threads,
                 gflops: flops / ours / 1e9,
                 naive_gflops: naive,
                 peer_gflops: peer.map(|p| flops / p / 1e9),
                 peak_gflops: peaks[ti],
             });
+        }
+    }
+    // The peak again at the end, keeping the better of the two probes: on a shared machine
+    // one of them may have run while other work held the core.
+    for (ti, &t) in thread_counts.iter().enumerate() {
+        let p = peak(t).max(peaks[ti]);
+        for r in rows.iter_mut().filter(|r| r.threads == t) {
+            r.peak_gflops = p;
         }
     }
     rows
@@ -285,41 +488,60 @@ fn batch_for(flops: f64) -> usize {
     ((20e-3 * 50e9 / flops).ceil() as usize).clamp(1, 1_000_000)
 }
 
-/// Median seconds per call of `f` over `samples` samples.
-fn median_secs(samples: usize, flops: f64, mut f: impl FnMut()) -> f64 {
+/// Seconds per call of `f`, one figure per sample.
+fn sample_secs(samples: usize, flops: f64, mut f: impl FnMut()) -> Vec<f64> {
     let batch = batch_for(flops);
     f(); // warm-up: page faults, packing buffers, thread pool
-    let mut v: Vec<f64> = (0..samples)
+    (0..samples)
         .map(|_| {
-            let t = Instant::now();
+            let t = now();
             for _ in 0..batch {
                 f();
             }
-            t.elapsed().as_secs_f64() / batch as f64
+            (now() - t) / batch as f64
         })
-        .collect();
-    median(&mut v)
+        .collect()
 }
 
-/// Median seconds per call of `f` and `g`, sampled alternately.
-fn interleaved(samples: usize, flops: f64, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64, f64) {
+/// Median seconds per call of `f` over `samples` samples.
+fn median_secs(samples: usize, flops: f64, f: impl FnMut()) -> f64 {
+    median(&mut sample_secs(samples, flops, f))
+}
+
+/// Seconds per call of `f` and `g`, sampled alternately: medians, or the best samples.
+fn interleaved(
+    samples: usize,
+    best: bool,
+    flops: f64,
+    mut f: impl FnMut(),
+    mut g: impl FnMut(),
+) -> (f64, f64) {
     let batch = batch_for(flops);
     f();
     g();
     let (mut tf, mut tg) = (Vec::new(), Vec::new());
     for _ in 0..samples {
-        let t = Instant::now();
+        let t = now();
         for _ in 0..batch {
             f();
         }
-        tf.push(t.elapsed().as_secs_f64() / batch as f64);
-        let t = Instant::now();
+        tf.push((now() - t) / batch as f64);
+        let t = now();
         for _ in 0..batch {
             g();
         }
-        tg.push(t.elapsed().as_secs_f64() / batch as f64);
+        tg.push((now() - t) / batch as f64);
     }
-    (median(&mut tf), median(&mut tg))
+    (pick(&mut tf, best), pick(&mut tg, best))
+}
+
+/// The median, or the minimum if `best`.
+fn pick(v: &mut [f64], best: bool) -> f64 {
+    if best {
+        v.iter().copied().fold(f64::INFINITY, f64::min)
+    } else {
+        median(v)
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -347,16 +569,28 @@ const PEER: bool = cfg!(feature = "peer");
 
 /// Without `--features peer` there is no peer; never called (`PEER` is false).
 #[cfg(not(feature = "peer"))]
-fn peer_gemm<T: Float>(_: usize, _: usize, _: usize, _: &[T], _: &[T], _: &mut [T], _: usize) {
+#[allow(clippy::too_many_arguments)]
+fn peer_gemm<T: Float>(
+    _: usize,
+    _: usize,
+    _: usize,
+    _: Layout,
+    _: &[T],
+    _: &[T],
+    _: &mut [T],
+    _: usize,
+) {
     unreachable!("bench_gemm was built without --features peer")
 }
 
-/// The `gemm` crate on the same row-major data (its `dst = alpha·dst + beta·lhs·rhs`).
+/// The `gemm` crate on the same data and layout (its `dst = alpha·dst + beta·lhs·rhs`).
 #[cfg(feature = "peer")]
+#[allow(clippy::too_many_arguments)]
 fn peer_gemm<T: Float>(
     m: usize,
     k: usize,
     n: usize,
+    layout: Layout,
     a: &[T],
     b: &[T],
     c: &mut [T],
@@ -368,8 +602,18 @@ fn peer_gemm<T: Float>(
         gemm::Parallelism::Rayon(threads)
     };
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the three buffers hold dense row-major m×k, k×n and m×n matrices (asserted),
-    // c does not alias a or b, and read_dst = false so c's contents are not read.
+    // (column stride, row stride) of A and B: A(i, p) = a[i*rs + p*cs].
+    let (a_cs, a_rs) = match layout {
+        Layout::TN => (m as isize, 1),
+        _ => (1, k as isize),
+    };
+    let (b_cs, b_rs) = match layout {
+        Layout::NT => (k as isize, 1),
+        _ => (1, n as isize),
+    };
+    // SAFETY: the three buffers hold dense m×k (or k×m), k×n (or n×k) and m×n matrices
+    // (asserted), addressed through the matching strides; c does not alias a or b, and
+    // read_dst = false so c's contents are not read.
     unsafe {
         gemm::gemm(
             m,
@@ -380,11 +624,11 @@ fn peer_gemm<T: Float>(
             n as isize,
             false,
             a.as_ptr(),
-            1,
-            k as isize,
+            a_cs,
+            a_rs,
             b.as_ptr(),
-            1,
-            n as isize,
+            b_cs,
+            b_rs,
             T::ZERO,
             T::ONE,
             false,

@@ -23,7 +23,7 @@ pub enum Kernel {
     Scalar,
     /// x86-64 AVX2 + FMA (6×16 f32, 6×8 f64 tiles).
     Avx2,
-    /// x86-64 AVX-512F (14×32 f32, 14×16 f64 tiles).
+    /// x86-64 AVX-512F (14×32 f32, 8×24 f64, with shorter tiles chosen by m).
     Avx512,
     /// aarch64 NEON (8×8 f32, 8×4 f64 tiles).
     Neon,
@@ -211,10 +211,11 @@ pub(crate) struct Spec<E: 'static> {
     /// Micro-tile columns (B panel width).
     pub nr: usize,
     /// The MR×NR micro-kernel. Only reachable through [`spec`], which checks the CPU
-    /// supports it (as for `ukr_half`).
+    /// supports it (as for `ukr_narrow`).
     pub ukr: KernelFn<E>,
-    /// An MR×(NR/2) micro-kernel for a last B panel of at most NR/2 columns, if any.
-    pub ukr_half: Option<KernelFn<E>>,
+    /// A narrower MR×w kernel and its width w (a multiple of the vector length, < NR) for
+    /// a last B panel of at most w columns, if any.
+    pub ukr_narrow: Option<(usize, KernelFn<E>)>,
 }
 // ANCHOR_END: spec
 
@@ -223,11 +224,18 @@ impl<E: 'static> Spec<E> {
     /// unless overridden by `FERROGRAD_GEMM_KC` / `_MC` / `_NC` (read once, for tuning) or
     /// the test hook `testing::set_blocking`. MC and NC are rounded up to whole tiles.
     pub(crate) fn blocking(&self) -> Blocking {
+        // The AVX-512 kernels measured faster with the B micro-panel in L2 (deeper KC
+        // slices, fewer passes over C); see `cache`.
+        let rule = match self.kernel {
+            Kernel::Avx512 => cache::KcRule::L2,
+            _ => cache::KcRule::L1,
+        };
         let d = cache::derive(
             &cache::cache_sizes(),
             self.mr,
             self.nr,
             std::mem::size_of::<E>(),
+            rule,
         );
         let env = env_blocking();
         let pick = |i: usize, derived: usize| match BLOCKING_OVERRIDE[i].load(Ordering::Relaxed) {
@@ -280,6 +288,12 @@ pub fn blocking<T: Float>() -> Blocking {
 pub(crate) trait Elem: Float {
     /// The spec for `kernel`, or `None` where the kernel does not exist for this target.
     fn spec_table(kernel: Kernel) -> Option<&'static Spec<Self>>;
+
+    /// Specs of the same kernel family with other MR, preferred first (the first is
+    /// `spec_table`'s); empty where there is only the one.
+    fn row_variants(_kernel: Kernel) -> &'static [&'static Spec<Self>] {
+        &[]
+    }
 }
 
 impl Elem for f32 {
@@ -296,6 +310,14 @@ impl Elem for f32 {
             _ => None,
         }
     }
+
+    fn row_variants(kernel: Kernel) -> &'static [&'static Spec<f32>] {
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => &kernels::avx512::F32_BY_ROWS,
+            _ => &[],
+        }
+    }
 }
 
 impl Elem for f64 {
@@ -310,6 +332,14 @@ impl Elem for f64 {
             Kernel::Neon => Some(&kernels::neon::F64),
             #[allow(unreachable_patterns)]
             _ => None,
+        }
+    }
+
+    fn row_variants(kernel: Kernel) -> &'static [&'static Spec<f64>] {
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => &kernels::avx512::F64_BY_ROWS,
+            _ => &[],
         }
     }
 }
@@ -330,3 +360,26 @@ pub(crate) fn spec<E: Elem>(kernel: Kernel) -> &'static Spec<E> {
     s
 }
 // ANCHOR_END: spec_gate
+
+// ANCHOR: spec_for_rows
+/// The spec of `kernel` for a product with `m` rows: the default one, unless it would
+/// leave more than 1/16 of its panel rows empty (`⌈m/MR⌉·MR` rows computed for `m`) and a
+/// variant with fewer rows per tile wastes less. Fewer rows per tile means fewer FMAs per
+/// loaded B vector, so the default (tallest) tile is kept when its waste is small: at
+/// m = 1024 a 14-row tile computes 1036 rows, 1.2 % extra.
+#[track_caller]
+pub(crate) fn spec_for_rows<E: Elem>(kernel: Kernel, m: usize) -> &'static Spec<E> {
+    let default = spec::<E>(kernel);
+    let padded = |s: &Spec<E>| m.div_ceil(s.mr) * s.mr;
+    if (padded(default) - m) * 16 <= padded(default) {
+        return default;
+    }
+    E::row_variants(kernel)
+        .iter()
+        .copied()
+        // `min_by_key` keeps the first of equals: the preferred, taller tile.
+        .min_by_key(|s| padded(s))
+        .filter(|s| s.kernel == kernel)
+        .unwrap_or(default)
+}
+// ANCHOR_END: spec_for_rows

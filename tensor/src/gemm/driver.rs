@@ -46,7 +46,7 @@ unsafe impl<E: Send> Send for CView<'_, E> {}
 unsafe impl<E: Send> Sync for CView<'_, E> {}
 
 impl<'a, E> CView<'a, E> {
-    fn new(c: MatMut<'a, E>) -> Self {
+    pub(crate) fn new(c: MatMut<'a, E>) -> Self {
         CView {
             ptr: c.data.as_mut_ptr(),
             rows: c.rows,
@@ -101,7 +101,9 @@ pub(crate) fn gemm_typed<E: Elem>(
     if small::try_run(kernel, alpha, a, b, beta, &mut c) {
         return;
     }
-    let spec = dispatch::spec::<E>(kernel);
+    // The tile height may depend on m (see `spec_for_rows`); `spec_for_rows` goes through
+    // the same CPU check as `spec`.
+    let spec = dispatch::spec_for_rows::<E>(kernel, a.rows);
     threading::run(spec, alpha, a, b, beta, CView::new(c));
 }
 // ANCHOR_END: gemm_typed
@@ -210,7 +212,7 @@ pub(crate) fn run_seq<E: Elem>(
         mr,
         nr,
         ukr,
-        ukr_half,
+        ukr_narrow,
         ..
     } = *spec;
     let Blocking { kc, mc, nc, .. } = spec.blocking();
@@ -291,9 +293,9 @@ pub(crate) fn run_seq<E: Elem>(
                     // Loop 2: NR-wide micro-panels of B.
                     for j in (0..ncb).step_by(nr) {
                         let nrb = nr.min(ncb - j);
-                        // The half-width kernel where it covers the last columns.
-                        let (kern, width) = match ukr_half {
-                            Some(h) if nrb <= nr / 2 => (h, nr / 2),
+                        // The narrow kernel where it covers the last columns.
+                        let (kern, width) = match ukr_narrow {
+                            Some((w, h)) if nrb <= w => (h, w),
                             _ => (ukr, nr),
                         };
                         // (pointer, row stride) of the B micro-panel.

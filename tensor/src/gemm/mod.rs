@@ -12,8 +12,9 @@
 //!   reused across calls), reading transposed operands through their strides — nothing is
 //!   ever transposed in memory;
 //! - `kernels/` holds the register-blocked MR×NR FMA micro-kernels, one file per ISA
-//!   (portable scalar 4×4; AVX2+FMA 6×16 f32 / 6×8 f64; AVX-512F 14×32 / 14×16; NEON
-//!   8×8 / 8×4 on aarch64), with the block sizes of each and the arithmetic behind them;
+//!   (portable scalar 4×4; AVX2+FMA 6×16 f32 / 6×8 f64; AVX-512F 14×32 f32 / 8×24 f64,
+//!   with shorter tiles when m fits those better; NEON 8×8 / 8×4 on aarch64), with the block
+//!   sizes of each and the arithmetic behind them;
 //! - `dispatch.rs` picks the best kernel the CPU supports at run time, or the one forced
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
@@ -42,7 +43,7 @@ pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{
     available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
 };
-pub use threading::{num_threads, set_num_threads};
+pub use threading::{num_threads, set_num_threads, thread_threshold};
 
 use crate::{DType, Float};
 
@@ -66,13 +67,10 @@ pub mod testing {
         }
     }
 
-    /// Sets the minimum multiply-adds per thread (`None` restores the tuned default), so
-    /// tests can exercise the threaded split on tiny shapes.
+    /// Sets the minimum multiply-adds per thread (`None` restores the threshold measured
+    /// on this machine), so tests can exercise the threaded split on tiny shapes.
     pub fn set_min_fmas_per_thread(n: Option<usize>) {
-        super::threading::MIN_FMAS.store(
-            n.unwrap_or(super::threading::MIN_FMAS_PER_THREAD),
-            Ordering::Relaxed,
-        );
+        super::threading::MIN_FMAS.store(n.unwrap_or(0), Ordering::Relaxed);
     }
 }
 

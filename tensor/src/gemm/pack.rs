@@ -70,27 +70,30 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
     for (q, panel) in out.chunks_exact_mut(mr * kc).enumerate() {
         let i0 = q * mr;
         let rows = mr.min(mc - i0);
-        if a.row_stride == 1 && rows == mr {
-            // Column-major A (a transposed operand): each step is MR contiguous elements.
+        if a.row_stride == 1 {
+            // Column-major A (a transposed operand, e.g. gradᵀ in the weight gradient):
+            // each step is `rows` contiguous elements (zero-padded to MR in the last
+            // panel, which for m < MR, like the 10 classes of a linear probe, is all of A).
             for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
                 let s = i0 + p * a.col_stride;
-                dst.copy_from_slice(&a.data[s..s + mr]);
+                dst[..rows].copy_from_slice(&a.data[s..s + rows]);
+                dst[rows..].fill(E::ZERO);
             }
+            continue;
+        }
+        if a.col_stride == 1 {
+            // Row-major A: each of the MR rows is contiguous along k; gather one element
+            // of each per step (see `pack_transposed`).
+            pack_transposed(a.data, i0 * a.row_stride, a.row_stride, rows, mr, kc, panel);
             continue;
         }
         for i in 0..rows {
             let start = (i0 + i) * a.row_stride;
             let dst = panel.iter_mut().skip(i).step_by(mr);
-            if a.col_stride == 1 {
-                for (d, &x) in dst.zip(&a.data[start..start + kc]) {
-                    *d = x;
-                }
-            } else {
-                // Index arithmetic rather than `step_by`, which panics on a zero stride
-                // (a broadcast view, e.g. one row repeated) and such views are valid.
-                for (p, d) in dst.enumerate() {
-                    *d = a.data[start + p * a.col_stride];
-                }
+            // Index arithmetic rather than `step_by`, which panics on a zero stride
+            // (a broadcast view, e.g. one row repeated) and such views are valid.
+            for (p, d) in dst.enumerate() {
+                *d = a.data[start + p * a.col_stride];
             }
         }
         if rows < mr {
@@ -133,18 +136,18 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
             }
             continue;
         }
+        if b.row_stride == 1 {
+            // Column-major B (a transposed operand, e.g. Wᵀ in the forward pass x·Wᵀ):
+            // each of the NR columns is contiguous along k.
+            pack_transposed(b.data, j0 * b.col_stride, b.col_stride, cols, nr, kc, panel);
+            continue;
+        }
         for j in 0..cols {
             let start = (j0 + j) * b.col_stride;
             let dst = panel.iter_mut().skip(j).step_by(nr);
-            if b.row_stride == 1 {
-                for (d, &x) in dst.zip(&b.data[start..start + kc]) {
-                    *d = x;
-                }
-            } else {
-                // As in `pack_a`: a zero stride is valid, `step_by(0)` would panic.
-                for (p, d) in dst.enumerate() {
-                    *d = b.data[start + p * b.row_stride];
-                }
+            // As in `pack_a`: a zero stride is valid, `step_by(0)` would panic.
+            for (p, d) in dst.enumerate() {
+                *d = b.data[start + p * b.row_stride];
             }
         }
         if cols < nr {
@@ -154,6 +157,66 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
         }
     }
 }
+
+// ANCHOR: pack_transposed
+/// One panel whose `lanes` source lines (rows of a row-major A, columns of a
+/// column-major B) are each contiguous along k: line `l` is
+/// `src[base + l*ld .. base + l*ld + kc]`, and step `p` of the panel gets element `p`
+/// of every line (`width - lanes` zeros after them).
+///
+/// This is a transpose, and the loop order matters: writing the panel step by step (one
+/// contiguous `width`-element store per step) while reading `width` lines in parallel,
+/// each sequentially, keeps both sides streaming. Going line by line instead writes every
+/// element `width` elements apart, a cache line per element once the panel outgrows L1
+/// (the 784×192 weight of the autoencoder's forward pass packs into a 100 KiB panel).
+/// With the width a compile-time constant the per-step loop unrolls completely.
+fn pack_transposed<E: Elem>(
+    src: &[E],
+    base: usize,
+    ld: usize,
+    lanes: usize,
+    width: usize,
+    kc: usize,
+    panel: &mut [E],
+) {
+    match (width, lanes == width) {
+        (4, true) => transpose_full::<E, 4>(src, base, ld, kc, panel),
+        (6, true) => transpose_full::<E, 6>(src, base, ld, kc, panel),
+        (8, true) => transpose_full::<E, 8>(src, base, ld, kc, panel),
+        (14, true) => transpose_full::<E, 14>(src, base, ld, kc, panel),
+        (16, true) => transpose_full::<E, 16>(src, base, ld, kc, panel),
+        (32, true) => transpose_full::<E, 32>(src, base, ld, kc, panel),
+        _ => {
+            // A partial edge panel (or an unusual width): the same order, run-time width.
+            for (p, dst) in panel.chunks_exact_mut(width).enumerate() {
+                for (l, d) in dst[..lanes].iter_mut().enumerate() {
+                    *d = src[base + l * ld + p];
+                }
+                dst[lanes..].fill(E::ZERO);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn transpose_full<E: Elem, const W: usize>(
+    src: &[E],
+    base: usize,
+    ld: usize,
+    kc: usize,
+    panel: &mut [E],
+) {
+    // The W lines as slices of exactly kc elements: one bounds check per line here, none
+    // in the loop below.
+    let lines: [&[E]; W] = std::array::from_fn(|l| &src[base + l * ld..][..kc]);
+    for (p, dst) in panel.chunks_exact_mut(W).enumerate().take(kc) {
+        let dst: &mut [E; W] = dst.try_into().expect("chunk of W");
+        for l in 0..W {
+            dst[l] = lines[l][p];
+        }
+    }
+}
+// ANCHOR_END: pack_transposed
 
 /// One NR-column panel of a row-major B (`b.col_stride == 1`), columns `j0 .. j0 + cols`.
 #[inline(always)]

@@ -36,6 +36,13 @@ pub(crate) fn try_run<E: Elem>(
         return false;
     }
     match kernel {
+        // The loop below vectorises along B's rows; compiled for AVX-512 it uses 512-bit
+        // vectors (a 20-wide row is one f32 vector and a masked remainder, not three).
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 if Kernel::Avx512.is_available() && Kernel::Avx2.is_available() => {
+            // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
+            unsafe { body_avx512(alpha, a, b, beta, c) }
+        }
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 | Kernel::Avx512 if Kernel::Avx2.is_available() => {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
@@ -51,6 +58,18 @@ pub(crate) fn try_run<E: Elem>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn body_avx2<E: Elem>(
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    c: &mut MatMut<'_, E>,
+) {
+    body::<E, true>(alpha, a, b, beta, c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn body_avx512<E: Elem>(
     alpha: E,
     a: MatRef<'_, E>,
     b: MatRef<'_, E>,

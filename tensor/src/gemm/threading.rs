@@ -22,25 +22,113 @@ use std::sync::OnceLock;
 
 use super::dispatch::{Elem, Spec};
 use super::driver::{packs, run_seq, CView};
-use super::MatRef;
+use super::{MatMut, MatRef};
 
-/// Minimum multiply-adds (`m·n·k`) per thread: 2^21 FMAs ≈ 4 MFLOP ≈ 40–50 µs of
-/// single-thread work on Zen 2. The hand-off itself costs a few µs, but a second thread
-/// only pays when its core is free and its private caches warm up; measured on the (busy,
-/// shared) 2-core development machine, products of ~1–2 M FMAs (128³, 100·784·20) were
-/// slower on two threads than on one, so they stay single-threaded: 2 threads start at
-/// about 160³.
-pub(crate) const MIN_FMAS_PER_THREAD: usize = 1 << 21;
+// ANCHOR: threshold
+/// How much longer than the hand-off a thread's part must take: the hand-off may cost at
+/// most 1/`PART_OVER_HANDOFF` of the part (about 10 %). This is a policy, not a machine
+/// constant; the machine's numbers are measured (see [`min_fmas_per_thread`]).
+pub(crate) const PART_OVER_HANDOFF: f64 = 10.0;
 
-/// Test hook: the per-thread minimum actually used (tests lower it to thread tiny products).
-pub(crate) static MIN_FMAS: AtomicUsize = AtomicUsize::new(MIN_FMAS_PER_THREAD);
+/// Products below twice this many multiply-adds never consider a second thread (and do
+/// not trigger the measurement): 2^17 FMAs take ~2–5 µs on one core, the order of a
+/// single wake-up of a sleeping pool thread.
+const NEVER_BELOW: usize = 1 << 17;
+
+/// Test hook: a forced per-thread minimum (0 = use the measured one).
+pub(crate) static MIN_FMAS: AtomicUsize = AtomicUsize::new(0);
+
+/// The minimum multiply-adds per thread for element type `E` on the current kernel,
+/// measured on first use rather than tuned as a constant (the previous constant, 2^21,
+/// was tuned on Zen 2 with AVX2 and is too small or too large elsewhere):
+///
+/// - `handoff`: the time to hand an empty job to a pool thread and get it back (the
+///   median of a few round trips, so a wake-up from sleep counts as often as it happens
+///   when calls are spaced out; a busy machine makes it longer, and threads start later);
+/// - `per_fma`: single-thread seconds per multiply-add of the blocked driver, timed on a
+///   mid-sized product (best of three);
+///
+/// and a thread is worth its hand-off when its part takes `PART_OVER_HANDOFF` times as
+/// long: `min = PART_OVER_HANDOFF · handoff / per_fma`. On the shared 2-core Zen 5 KVM
+/// guest (AVX-512) this came out at 16–48 M FMAs for f32 and 8–25 M for f64 over a few
+/// runs at load 2–4, i.e. hand-offs of ~15–40 µs: the 15 M-FMA products of the
+/// autoencoder stay on one thread there, 1024³ gets two. Measured 2-thread speed-ups at
+/// 1024³ were 1.8–1.86× when the second core was free, and none when another process
+/// held it (which the measured hand-off then reflects).
+pub(crate) fn min_fmas_per_thread<E: Elem>(spec: &'static Spec<E>) -> usize {
+    match MIN_FMAS.load(Ordering::Relaxed) {
+        0 => {}
+        forced => return forced,
+    }
+    static HANDOFF: OnceLock<f64> = OnceLock::new();
+    // One per element size (f32, f64), measured with the kernel in use at the time.
+    static PER_FMA: [OnceLock<f64>; 2] = [OnceLock::new(), OnceLock::new()];
+    let handoff = *HANDOFF.get_or_init(measure_handoff);
+    let per_fma =
+        *PER_FMA[usize::from(std::mem::size_of::<E>() == 8)].get_or_init(|| measure_per_fma(spec));
+    ((PART_OVER_HANDOFF * handoff / per_fma) as usize).max(NEVER_BELOW)
+}
+
+/// The minimum multiply-adds per thread that `gemm::<T>` uses on the current kernel
+/// (measured on first use, see `min_fmas_per_thread`); a product gets a second thread
+/// from twice this many.
+pub fn thread_threshold<T: crate::Float>() -> usize {
+    let k = super::dispatch::kernel();
+    match T::DTYPE {
+        crate::DType::F32 => min_fmas_per_thread(super::dispatch::spec::<f32>(k)),
+        crate::DType::F64 => min_fmas_per_thread(super::dispatch::spec::<f64>(k)),
+    }
+}
+
+/// Median seconds for a round trip to a rayon pool thread (spawn an empty job, wait).
+fn measure_handoff() -> f64 {
+    let mut t: Vec<f64> = (0..15)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            rayon::in_place_scope(|s| s.spawn(|_| {}));
+            let dt = start.elapsed().as_secs_f64();
+            // Let the worker go idle again, as it would between spaced-out calls.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            dt
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// Best-of-three single-thread seconds per multiply-add on a 96×256×96 product (2.4 M
+/// FMAs: large enough for the blocked path's full speed on small-to-mid shapes, short
+/// enough — tens of µs — to measure on the first call).
+fn measure_per_fma<E: Elem>(spec: &'static Spec<E>) -> f64 {
+    let (m, k, n) = (96, 256, 96);
+    let a = vec![E::ONE; m * k];
+    let b = vec![E::ONE; k * n];
+    let mut c = vec![E::ZERO; m * n];
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        run_seq(
+            spec,
+            E::ONE,
+            MatRef::new(&a, m, k),
+            MatRef::new(&b, k, n),
+            E::ZERO,
+            CView::new(MatMut::new(&mut c, m, n)),
+        );
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&c);
+    best / (m * n * k) as f64
+}
+// ANCHOR_END: threshold
 
 /// 0 = not set: use the default (`FERROGRAD_NUM_THREADS`, else all cores).
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Caps the number of threads a GEMM may use (process-wide); `0` restores the default,
 /// `FERROGRAD_NUM_THREADS` if set, otherwise the number of cores. Small products use
-/// fewer threads than the cap (one below 2·2^21 multiply-adds, about 160³).
+/// fewer threads than the cap (see [`min_fmas_per_thread`]: a threshold measured on this
+/// machine at first use).
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }
@@ -94,10 +182,12 @@ pub(crate) fn run<E: Elem>(
         col_panels < 2 && row_panels >= 2
     };
     let panels = if split_rows { row_panels } else { col_panels };
-    let nt = num_threads()
-        .min(fmas / MIN_FMAS.load(Ordering::Relaxed).max(1))
-        .min(panels)
-        .max(1);
+    let cap = num_threads().min(panels);
+    let nt = if cap <= 1 || (fmas < 2 * NEVER_BELOW && MIN_FMAS.load(Ordering::Relaxed) == 0) {
+        1
+    } else {
+        cap.min(fmas / min_fmas_per_thread(spec).max(1)).max(1)
+    };
     if nt == 1 {
         run_seq(spec, alpha, a, b, beta, c);
         return;

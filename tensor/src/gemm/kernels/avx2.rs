@@ -25,7 +25,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mr: 6,
     nr: 16,
     ukr: ukr_f32,
-    ukr_half: Some(ukr_f32_half),
+    ukr_narrow: Some((8, ukr_f32_half)),
 };
 
 // ANCHOR_END: avx2_f32
@@ -36,7 +36,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     mr: 6,
     nr: 8,
     ukr: ukr_f64,
-    ukr_half: Some(ukr_f64_half),
+    ukr_narrow: Some((4, ukr_f64_half)),
 };
 
 // ANCHOR: avx2_f32_kernel

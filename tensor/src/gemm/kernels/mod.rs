@@ -28,8 +28,9 @@ pub(crate) const MAX_TILE: usize = 14 * 32;
 ///
 /// A packed A panel has `rs_a = 1, cs_a = MR`, a packed B panel `rs_b = NR`; small and
 /// low-reuse products pass the caller's matrices directly with their own strides. A
-/// "half" kernel (NR/2 columns) serves the last panel of B when at most NR/2 columns are
-/// left, so narrow products (n = 20 = 16 + 4) waste less work on padding.
+/// narrower kernel (usually NR/2 columns; see `Spec::ukr_narrow`) serves the last panel
+/// of B when it has at most that many columns, so narrow products (n = 20 = 16 + 4)
+/// waste less work on padding.
 ///
 /// # Safety
 /// The caller guarantees that every `A(i, p)` (`i < MR, p < k`) and `B(p, j)`
@@ -39,6 +40,20 @@ pub(crate) const MAX_TILE: usize = 14 * 32;
 /// instruction set (checked by [`dispatch::spec`](super::dispatch::spec)).
 pub(crate) type KernelFn<E> =
     unsafe fn(usize, *const E, usize, usize, *const E, usize, *mut E, usize, E, E);
+
+/// Asks for the cache line holding `p` to be brought into L1 (a hint: never faults, even
+/// for an invalid address). A no-op where we have no portable prefetch instruction.
+#[inline(always)]
+pub(crate) fn prefetch<E>(p: *const E) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` is part of SSE (baseline on x86-64) and does not access memory
+    // architecturally: it cannot fault or change any value.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// Generates a SIMD micro-kernel with MR rows and NV vectors (of `lanes` elements) per
 /// row, reading A through arbitrary strides (a packed panel passes `rs_a = 1, cs_a = MR`;
@@ -128,6 +143,18 @@ macro_rules! simd_kernel {
                 // stride `rs_c`) is ours, and the CPU has the features this function is
                 // compiled for.
                 unsafe {
+                    // The C tile is needed only after the k loop; start fetching its
+                    // lines now (every byte of each row: the first element of each vector
+                    // and the row's last element), so that the loads of `beta * C` and
+                    // the stores do not stall on L2/L3 misses after the loop. C is the one
+                    // operand not packed into cache-friendly panels: its rows are far
+                    // apart, so the hardware prefetchers do not see them coming.
+                    for i in 0..MR {
+                        for v in 0..NV {
+                            $crate::gemm::kernels::prefetch(c.wrapping_add(i * rs_c + v * $L));
+                        }
+                        $crate::gemm::kernels::prefetch(c.wrapping_add(i * rs_c + NV * $L - 1));
+                    }
                     let mut acc = [[$zero; NV]; MR];
                     // One k step: NV vectors of B row `p`, MR broadcasts of A column `p`.
                     // The panel pointers are formed from `p < k` only: bumping a running

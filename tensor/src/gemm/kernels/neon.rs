@@ -17,7 +17,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mr: 8,
     nr: 8,
     ukr: ukr_f32,
-    ukr_half: Some(ukr_f32_half),
+    ukr_narrow: Some((4, ukr_f32_half)),
 };
 
 /// f64: 8×4 tile.
@@ -26,7 +26,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     mr: 8,
     nr: 4,
     ukr: ukr_f64,
-    ukr_half: Some(ukr_f64_half),
+    ukr_narrow: Some((2, ukr_f64_half)),
 };
 
 // `vfmaq_*(acc, x, y)` computes `acc + x * y`; the kernel macro wants `fma(x, y, acc)`.

@@ -14,7 +14,7 @@ pub(crate) static F32: Spec<f32> = Spec {
     mr: MR,
     nr: NR,
     ukr: ukr::<f32>,
-    ukr_half: None,
+    ukr_narrow: None,
 };
 
 /// f64: the same tile.
@@ -23,7 +23,7 @@ pub(crate) static F64: Spec<f64> = Spec {
     mr: MR,
     nr: NR,
     ukr: ukr::<f64>,
-    ukr_half: None,
+    ukr_narrow: None,
 };
 
 // ANCHOR: scalar_ukr
