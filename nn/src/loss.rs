@@ -7,7 +7,8 @@ use ferrograd_tensor::Float;
 /// element.
 ///
 /// With `Mean` the loss divides by *all* `batch × features` entries — not by the batch
-/// size. [`squared_error_per_sample`] is the per-sample version the homework uses.
+/// size. The homework's per-sample loss (summed over features, averaged over the batch) is
+/// `features × MSELoss()`; the `course` package defines it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MSELoss {
     /// How elements are combined.

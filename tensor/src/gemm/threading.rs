@@ -127,7 +127,7 @@ static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Caps the number of threads a GEMM may use (process-wide); `0` restores the default,
 /// `FERROGRAD_NUM_THREADS` if set, otherwise the number of cores. Small products use
-/// fewer threads than the cap (see [`min_fmas_per_thread`]: a threshold measured on this
+/// fewer threads than the cap (see [`thread_threshold`]: a threshold measured on this
 /// machine at first use).
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
