@@ -10,8 +10,8 @@
 #   ONLY       mnist | synthetic (default: both)
 #   PYTHON     interpreter with torch==2.15.0 and numpy (default: python3)
 #   MNIST_DIR  folder with the four MNIST IDX files (default: data/mnist)
-#   TORCH_THREADS  torch.set_num_threads for the PyTorch scripts (default 2, as the brief
-#              of the earlier issue; 1 avoids OpenMP's hand-offs on these tiny models)
+#   TORCH_THREADS  torch.set_num_threads for the PyTorch scripts (default 2, as in the earlier issue's
+#              measurement; 1 avoids OpenMP's hand-offs when another process holds a core)
 #   KEEP       a folder to keep the logs in (default: a temporary folder, removed)
 #
 # Both programs do the same work (see README.md): ferrograd's full default run of
