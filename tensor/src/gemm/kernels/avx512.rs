@@ -79,62 +79,58 @@ pub(crate) static F64_MR10: Spec<f64> = Spec {
 /// The f64 specs to choose from by m, preferred first.
 pub(crate) static F64_BY_ROWS: [&Spec<f64>; 2] = [&F64, &F64_MR10];
 
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f32(f32, mr = 14, nv = 2, lanes = 16)
-        + ukr_f32_half(nv = 1);
-    zero = _mm512_setzero_ps(),
-    load = _mm512_loadu_ps,
-    store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps,
-    fma = _mm512_fmadd_ps,
-    mul = _mm512_mul_ps,
+// Every AVX-512 kernel of one element type uses the same five intrinsics; only the tile
+// shape differs, so these two macros name them once.
+macro_rules! avx512_f32_kernel {
+    ($name:ident, $narrow:ident, mr = $mr:literal, nv = $nv:literal, narrow_nv = $nnv:literal) => {
+        simd_kernel! {
+            #[target_feature(enable = "avx512f")]
+            fn $name(f32, mr = $mr, nv = $nv, lanes = 16) + $narrow(nv = $nnv);
+            zero = _mm512_setzero_ps(),
+            load = _mm512_loadu_ps,
+            store = _mm512_storeu_ps,
+            splat = _mm512_set1_ps,
+            fma = _mm512_fmadd_ps,
+            mul = _mm512_mul_ps,
+        }
+    };
 }
 
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f32_mr12(f32, mr = 12, nv = 2, lanes = 16)
-        + ukr_f32_mr12_half(nv = 1);
-    zero = _mm512_setzero_ps(),
-    load = _mm512_loadu_ps,
-    store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps,
-    fma = _mm512_fmadd_ps,
-    mul = _mm512_mul_ps,
+macro_rules! avx512_f64_kernel {
+    ($name:ident, $narrow:ident, mr = $mr:literal, nv = $nv:literal, narrow_nv = $nnv:literal) => {
+        simd_kernel! {
+            #[target_feature(enable = "avx512f")]
+            fn $name(f64, mr = $mr, nv = $nv, lanes = 8) + $narrow(nv = $nnv);
+            zero = _mm512_setzero_pd(),
+            load = _mm512_loadu_pd,
+            store = _mm512_storeu_pd,
+            splat = _mm512_set1_pd,
+            fma = _mm512_fmadd_pd,
+            mul = _mm512_mul_pd,
+        }
+    };
 }
 
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f32_mr10(f32, mr = 10, nv = 2, lanes = 16)
-        + ukr_f32_mr10_half(nv = 1);
-    zero = _mm512_setzero_ps(),
-    load = _mm512_loadu_ps,
-    store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps,
-    fma = _mm512_fmadd_ps,
-    mul = _mm512_mul_ps,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f64_mr10(f64, mr = 10, nv = 2, lanes = 8)
-        + ukr_f64_mr10_half(nv = 1);
-    zero = _mm512_setzero_pd(),
-    load = _mm512_loadu_pd,
-    store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd,
-    fma = _mm512_fmadd_pd,
-    mul = _mm512_mul_pd,
-}
-
-simd_kernel! {
-    #[target_feature(enable = "avx512f")]
-    fn ukr_f64(f64, mr = 8, nv = 3, lanes = 8)
-        + ukr_f64_narrow(nv = 2);
-    zero = _mm512_setzero_pd(),
-    load = _mm512_loadu_pd,
-    store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd,
-    fma = _mm512_fmadd_pd,
-    mul = _mm512_mul_pd,
-}
+avx512_f32_kernel!(ukr_f32, ukr_f32_half, mr = 14, nv = 2, narrow_nv = 1);
+avx512_f32_kernel!(
+    ukr_f32_mr12,
+    ukr_f32_mr12_half,
+    mr = 12,
+    nv = 2,
+    narrow_nv = 1
+);
+avx512_f32_kernel!(
+    ukr_f32_mr10,
+    ukr_f32_mr10_half,
+    mr = 10,
+    nv = 2,
+    narrow_nv = 1
+);
+avx512_f64_kernel!(ukr_f64, ukr_f64_narrow, mr = 8, nv = 3, narrow_nv = 2);
+avx512_f64_kernel!(
+    ukr_f64_mr10,
+    ukr_f64_mr10_half,
+    mr = 10,
+    nv = 2,
+    narrow_nv = 1
+);
