@@ -759,6 +759,30 @@ mod probe {
     mod x86 {
         use std::arch::asm;
 
+        /// Zeroes the accumulators and the two sources, then runs `iters` rounds of one
+        /// FMA into each accumulator: independent chains, so only the FMA pipes limit it.
+        /// Written once for every ISA and element type; only the mnemonics and registers
+        /// differ.
+        macro_rules! fma_chains {
+            ($iters:expr, zero = $zero:literal, fma = $fma:literal,
+             src = ($s1:tt, $s2:tt), acc = [$($acc:tt),+]) => {
+                asm!(
+                    $(concat!($zero, " ", $acc, ", ", $acc, ", ", $acc),)+
+                    concat!($zero, " ", $s1, ", ", $s1, ", ", $s1),
+                    concat!($zero, " ", $s2, ", ", $s2, ", ", $s2),
+                    "2:",
+                    $(concat!($fma, " ", $acc, ", ", $s1, ", ", $s2),)+
+                    "dec {n}",
+                    "jnz 2b",
+                    n = inout(reg) $iters => _,
+                    $(out($acc) _,)+
+                    out($s1) _,
+                    out($s2) _,
+                    options(nostack, nomem),
+                )
+            };
+        }
+
         /// 16 independent chains of 512-bit FMAs: covers 2 FMA pipes × 4–5 cycles of
         /// latency (Skylake-SP, Ice Lake, Zen 4, Zen 5) with room to spare.
         #[target_feature(enable = "avx512f")]
@@ -770,124 +794,26 @@ mod probe {
             // enabled for this function and the caller checked the CPU has it.
             unsafe {
                 if f64_ {
-                    asm!(
-                    "vpxord zmm0, zmm0, zmm0",
-                    "vpxord zmm1, zmm1, zmm1",
-                    "vpxord zmm2, zmm2, zmm2",
-                    "vpxord zmm3, zmm3, zmm3",
-                    "vpxord zmm4, zmm4, zmm4",
-                    "vpxord zmm5, zmm5, zmm5",
-                    "vpxord zmm6, zmm6, zmm6",
-                    "vpxord zmm7, zmm7, zmm7",
-                    "vpxord zmm8, zmm8, zmm8",
-                    "vpxord zmm9, zmm9, zmm9",
-                    "vpxord zmm10, zmm10, zmm10",
-                    "vpxord zmm11, zmm11, zmm11",
-                    "vpxord zmm12, zmm12, zmm12",
-                    "vpxord zmm13, zmm13, zmm13",
-                    "vpxord zmm14, zmm14, zmm14",
-                    "vpxord zmm15, zmm15, zmm15",
-                    "vpxord zmm16, zmm16, zmm16",
-                    "vpxord zmm17, zmm17, zmm17",
-                    "2:",
-                    "vfmadd231pd zmm0, zmm16, zmm17",
-                    "vfmadd231pd zmm1, zmm16, zmm17",
-                    "vfmadd231pd zmm2, zmm16, zmm17",
-                    "vfmadd231pd zmm3, zmm16, zmm17",
-                    "vfmadd231pd zmm4, zmm16, zmm17",
-                    "vfmadd231pd zmm5, zmm16, zmm17",
-                    "vfmadd231pd zmm6, zmm16, zmm17",
-                    "vfmadd231pd zmm7, zmm16, zmm17",
-                    "vfmadd231pd zmm8, zmm16, zmm17",
-                    "vfmadd231pd zmm9, zmm16, zmm17",
-                    "vfmadd231pd zmm10, zmm16, zmm17",
-                    "vfmadd231pd zmm11, zmm16, zmm17",
-                    "vfmadd231pd zmm12, zmm16, zmm17",
-                    "vfmadd231pd zmm13, zmm16, zmm17",
-                    "vfmadd231pd zmm14, zmm16, zmm17",
-                    "vfmadd231pd zmm15, zmm16, zmm17",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) iters => _,
-                    out("zmm0") _,
-                    out("zmm1") _,
-                    out("zmm2") _,
-                    out("zmm3") _,
-                    out("zmm4") _,
-                    out("zmm5") _,
-                    out("zmm6") _,
-                    out("zmm7") _,
-                    out("zmm8") _,
-                    out("zmm9") _,
-                    out("zmm10") _,
-                    out("zmm11") _,
-                    out("zmm12") _,
-                    out("zmm13") _,
-                    out("zmm14") _,
-                    out("zmm15") _,
-                    out("zmm16") _,
-                    out("zmm17") _,
-                    options(nostack, nomem),
+                    fma_chains!(
+                        iters,
+                        zero = "vpxord",
+                        fma = "vfmadd231pd",
+                        src = ("zmm16", "zmm17"),
+                        acc = [
+                            "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8",
+                            "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15"
+                        ]
                     );
                 } else {
-                    asm!(
-                    "vpxord zmm0, zmm0, zmm0",
-                    "vpxord zmm1, zmm1, zmm1",
-                    "vpxord zmm2, zmm2, zmm2",
-                    "vpxord zmm3, zmm3, zmm3",
-                    "vpxord zmm4, zmm4, zmm4",
-                    "vpxord zmm5, zmm5, zmm5",
-                    "vpxord zmm6, zmm6, zmm6",
-                    "vpxord zmm7, zmm7, zmm7",
-                    "vpxord zmm8, zmm8, zmm8",
-                    "vpxord zmm9, zmm9, zmm9",
-                    "vpxord zmm10, zmm10, zmm10",
-                    "vpxord zmm11, zmm11, zmm11",
-                    "vpxord zmm12, zmm12, zmm12",
-                    "vpxord zmm13, zmm13, zmm13",
-                    "vpxord zmm14, zmm14, zmm14",
-                    "vpxord zmm15, zmm15, zmm15",
-                    "vpxord zmm16, zmm16, zmm16",
-                    "vpxord zmm17, zmm17, zmm17",
-                    "2:",
-                    "vfmadd231ps zmm0, zmm16, zmm17",
-                    "vfmadd231ps zmm1, zmm16, zmm17",
-                    "vfmadd231ps zmm2, zmm16, zmm17",
-                    "vfmadd231ps zmm3, zmm16, zmm17",
-                    "vfmadd231ps zmm4, zmm16, zmm17",
-                    "vfmadd231ps zmm5, zmm16, zmm17",
-                    "vfmadd231ps zmm6, zmm16, zmm17",
-                    "vfmadd231ps zmm7, zmm16, zmm17",
-                    "vfmadd231ps zmm8, zmm16, zmm17",
-                    "vfmadd231ps zmm9, zmm16, zmm17",
-                    "vfmadd231ps zmm10, zmm16, zmm17",
-                    "vfmadd231ps zmm11, zmm16, zmm17",
-                    "vfmadd231ps zmm12, zmm16, zmm17",
-                    "vfmadd231ps zmm13, zmm16, zmm17",
-                    "vfmadd231ps zmm14, zmm16, zmm17",
-                    "vfmadd231ps zmm15, zmm16, zmm17",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) iters => _,
-                    out("zmm0") _,
-                    out("zmm1") _,
-                    out("zmm2") _,
-                    out("zmm3") _,
-                    out("zmm4") _,
-                    out("zmm5") _,
-                    out("zmm6") _,
-                    out("zmm7") _,
-                    out("zmm8") _,
-                    out("zmm9") _,
-                    out("zmm10") _,
-                    out("zmm11") _,
-                    out("zmm12") _,
-                    out("zmm13") _,
-                    out("zmm14") _,
-                    out("zmm15") _,
-                    out("zmm16") _,
-                    out("zmm17") _,
-                    options(nostack, nomem),
+                    fma_chains!(
+                        iters,
+                        zero = "vpxord",
+                        fma = "vfmadd231ps",
+                        src = ("zmm16", "zmm17"),
+                        acc = [
+                            "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8",
+                            "zmm9", "zmm10", "zmm11", "zmm12", "zmm13", "zmm14", "zmm15"
+                        ]
                     );
                 }
             }
@@ -904,100 +830,26 @@ mod probe {
             // enabled for this function and the caller checked the CPU has them.
             unsafe {
                 if f64_ {
-                    asm!(
-                    "vxorpd ymm0, ymm0, ymm0",
-                    "vxorpd ymm1, ymm1, ymm1",
-                    "vxorpd ymm2, ymm2, ymm2",
-                    "vxorpd ymm3, ymm3, ymm3",
-                    "vxorpd ymm4, ymm4, ymm4",
-                    "vxorpd ymm5, ymm5, ymm5",
-                    "vxorpd ymm6, ymm6, ymm6",
-                    "vxorpd ymm7, ymm7, ymm7",
-                    "vxorpd ymm8, ymm8, ymm8",
-                    "vxorpd ymm9, ymm9, ymm9",
-                    "vxorpd ymm10, ymm10, ymm10",
-                    "vxorpd ymm11, ymm11, ymm11",
-                    "vxorpd ymm14, ymm14, ymm14",
-                    "vxorpd ymm15, ymm15, ymm15",
-                    "2:",
-                    "vfmadd231pd ymm0, ymm14, ymm15",
-                    "vfmadd231pd ymm1, ymm14, ymm15",
-                    "vfmadd231pd ymm2, ymm14, ymm15",
-                    "vfmadd231pd ymm3, ymm14, ymm15",
-                    "vfmadd231pd ymm4, ymm14, ymm15",
-                    "vfmadd231pd ymm5, ymm14, ymm15",
-                    "vfmadd231pd ymm6, ymm14, ymm15",
-                    "vfmadd231pd ymm7, ymm14, ymm15",
-                    "vfmadd231pd ymm8, ymm14, ymm15",
-                    "vfmadd231pd ymm9, ymm14, ymm15",
-                    "vfmadd231pd ymm10, ymm14, ymm15",
-                    "vfmadd231pd ymm11, ymm14, ymm15",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) iters => _,
-                    out("ymm0") _,
-                    out("ymm1") _,
-                    out("ymm2") _,
-                    out("ymm3") _,
-                    out("ymm4") _,
-                    out("ymm5") _,
-                    out("ymm6") _,
-                    out("ymm7") _,
-                    out("ymm8") _,
-                    out("ymm9") _,
-                    out("ymm10") _,
-                    out("ymm11") _,
-                    out("ymm14") _,
-                    out("ymm15") _,
-                    options(nostack, nomem),
+                    fma_chains!(
+                        iters,
+                        zero = "vxorpd",
+                        fma = "vfmadd231pd",
+                        src = ("ymm14", "ymm15"),
+                        acc = [
+                            "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8",
+                            "ymm9", "ymm10", "ymm11"
+                        ]
                     );
                 } else {
-                    asm!(
-                    "vxorps ymm0, ymm0, ymm0",
-                    "vxorps ymm1, ymm1, ymm1",
-                    "vxorps ymm2, ymm2, ymm2",
-                    "vxorps ymm3, ymm3, ymm3",
-                    "vxorps ymm4, ymm4, ymm4",
-                    "vxorps ymm5, ymm5, ymm5",
-                    "vxorps ymm6, ymm6, ymm6",
-                    "vxorps ymm7, ymm7, ymm7",
-                    "vxorps ymm8, ymm8, ymm8",
-                    "vxorps ymm9, ymm9, ymm9",
-                    "vxorps ymm10, ymm10, ymm10",
-                    "vxorps ymm11, ymm11, ymm11",
-                    "vxorps ymm14, ymm14, ymm14",
-                    "vxorps ymm15, ymm15, ymm15",
-                    "2:",
-                    "vfmadd231ps ymm0, ymm14, ymm15",
-                    "vfmadd231ps ymm1, ymm14, ymm15",
-                    "vfmadd231ps ymm2, ymm14, ymm15",
-                    "vfmadd231ps ymm3, ymm14, ymm15",
-                    "vfmadd231ps ymm4, ymm14, ymm15",
-                    "vfmadd231ps ymm5, ymm14, ymm15",
-                    "vfmadd231ps ymm6, ymm14, ymm15",
-                    "vfmadd231ps ymm7, ymm14, ymm15",
-                    "vfmadd231ps ymm8, ymm14, ymm15",
-                    "vfmadd231ps ymm9, ymm14, ymm15",
-                    "vfmadd231ps ymm10, ymm14, ymm15",
-                    "vfmadd231ps ymm11, ymm14, ymm15",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) iters => _,
-                    out("ymm0") _,
-                    out("ymm1") _,
-                    out("ymm2") _,
-                    out("ymm3") _,
-                    out("ymm4") _,
-                    out("ymm5") _,
-                    out("ymm6") _,
-                    out("ymm7") _,
-                    out("ymm8") _,
-                    out("ymm9") _,
-                    out("ymm10") _,
-                    out("ymm11") _,
-                    out("ymm14") _,
-                    out("ymm15") _,
-                    options(nostack, nomem),
+                    fma_chains!(
+                        iters,
+                        zero = "vxorps",
+                        fma = "vfmadd231ps",
+                        src = ("ymm14", "ymm15"),
+                        acc = [
+                            "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8",
+                            "ymm9", "ymm10", "ymm11"
+                        ]
                     );
                 }
             }

@@ -203,16 +203,16 @@ fn mnist_data_is_checked_before_training() {
     );
 }
 
-#[test]
-fn divergence_stops_with_a_message_not_a_panic() {
-    let small = fake_mnist(120, 20);
-    let cases: &[(&str, &[&str])] = &[
+/// The smallest runs of both examples (one repeat, one epoch, tiny layers), the synthetic
+/// one at the latent sizes `latents`.
+fn tiny_runs(latents: &str) -> [(&'static str, Vec<&str>); 2] {
+    [
         (
             SYNTHETIC,
-            &[
+            vec![
                 "--quick",
                 "--latents",
-                "5",
+                latents,
                 "--repeats",
                 "1",
                 "--epochs",
@@ -221,7 +221,7 @@ fn divergence_stops_with_a_message_not_a_panic() {
         ),
         (
             MNIST,
-            &[
+            vec![
                 "--quick",
                 "--hidden",
                 "8",
@@ -231,7 +231,13 @@ fn divergence_stops_with_a_message_not_a_panic() {
                 "10",
             ],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn divergence_stops_with_a_message_not_a_panic() {
+    let small = fake_mnist(120, 20);
+    let cases = tiny_runs("5");
     for (name, args) in cases {
         let mut args = args.to_vec();
         args.extend(["--probe-epochs", "1", "--lr", "1e30"]);
