@@ -400,7 +400,11 @@ impl LinePlot {
         let (x, y) = self.data_range();
         let decades =
             |log: bool, r: std::ops::Range<f64>| if log { (r.end / r.start).log10() } else { 0.0 };
-        let (x_decades, y_decades) = (decades(self.log_x, x), decades(self.log_y, y));
+        let (x_decades, y_decades) = (
+            decades(self.log_x, x.clone()),
+            decades(self.log_y, y.clone()),
+        );
+        let (x_span, y_span) = (x.end - x.start, y.end - y.start);
         let mut chart = ChartBuilder::on(&area)
             .x_label_area_size(48)
             .y_label_area_size(64)
@@ -410,8 +414,8 @@ impl LinePlot {
             .x_desc(&self.x_label)
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 16))
-            .x_label_formatter(&|v| log_tick(*v, x_decades))
-            .y_label_formatter(&|v| log_tick(*v, y_decades))
+            .x_label_formatter(&|v| axis_tick(*v, x_decades, x_span))
+            .y_label_formatter(&|v| axis_tick(*v, y_decades, y_span))
             .light_line_style(RGBColor(244, 244, 244))
             .bold_line_style(RGBColor(210, 210, 210))
             .draw()?;
@@ -528,7 +532,9 @@ impl LinePlot {
 }
 
 /// The data's span widened by `frac` on each side (multiplicatively on a log axis); a
-/// degenerate or empty span is opened up so plotters always gets a valid range.
+/// degenerate or empty span is opened up so plotters always gets a valid range. A log
+/// axis starts at a power of ten: plotters places its ticks upwards from the first power
+/// of ten inside the range, so data between the lower end and that power would get none.
 fn pad(values: &[f64], log: bool, frac: f64) -> Range<f64> {
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -538,18 +544,23 @@ fn pad(values: &[f64], log: bool, frac: f64) -> Range<f64> {
     if log {
         let (a, b) = (lo.log10(), hi.log10());
         let span = if b > a { b - a } else { 1.0 };
-        10f64.powf(a - frac * span)..10f64.powf(b + frac * span)
+        10f64.powf((a - frac * span).floor())..10f64.powf(b + frac * span)
     } else {
         let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
         (lo - frac * span)..(hi + frac * span)
     }
 }
 
-/// On a log axis plotters puts a tick at every 1..9 × 10ᵏ and their labels collide; keep
-/// 1, 2, 5 × 10ᵏ over one to three decades and only powers of ten beyond (`decades` is 0
-/// for a linear axis, which keeps every label).
-fn log_tick(v: f64, decades: f64) -> String {
-    if decades >= 1.0 && v > 0.0 {
+/// One tick label. On a log axis (`decades` > 0) plotters puts a tick at every 1..9 × 10ᵏ,
+/// and over more than a decade and a half their labels collide: keep 1, 2, 5 × 10ᵏ up to
+/// three decades and only powers of ten beyond. On a linear axis plotters computes the
+/// ticks by repeated addition, so the one at zero can come out as -2.78e-17: anything
+/// within a billionth of the axis `span` of zero is labelled 0.
+fn axis_tick(v: f64, decades: f64, span: f64) -> String {
+    if decades == 0.0 && v.abs() <= 1e-9 * span.abs() {
+        return "0".into();
+    }
+    if decades >= 1.5 && v > 0.0 {
         let mantissa = v / 10f64.powf(v.log10().floor());
         let keep: &[f64] = if decades >= 3.0 {
             &[1.0]
@@ -733,4 +744,36 @@ pub fn save_gray_grid_with(
         png::ColorType::Grayscale,
     )?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_tick;
+
+    #[test]
+    fn a_linear_tick_that_misses_zero_by_rounding_is_labelled_zero() {
+        // -0.2 + 2 × 0.1 in floating point, on an axis 0.6 wide.
+        assert_eq!(axis_tick(-2.7755575615628914e-17, 0.0, 0.6), "0");
+        assert_eq!(axis_tick(0.1, 0.0, 0.6), "0.1");
+        // A genuinely small value on a genuinely small axis keeps its label.
+        assert_eq!(axis_tick(3e-17, 0.0, 1e-16), "3e-17");
+    }
+
+    #[test]
+    fn a_log_axis_labels_every_mantissa_over_one_decade_and_thins_out_beyond() {
+        assert_eq!(axis_tick(30.0, 1.1, 300.0), "30");
+        assert_eq!(axis_tick(30.0, 2.0, 1e3), "");
+        assert_eq!(axis_tick(50.0, 2.0, 1e3), "50");
+        assert_eq!(axis_tick(50.0, 4.0, 1e5), "");
+        assert_eq!(axis_tick(100.0, 4.0, 1e5), "100");
+    }
+
+    #[test]
+    fn a_log_axis_starts_at_a_power_of_ten() {
+        let r = super::pad(&[16.0, 350.0], true, 0.06);
+        assert_eq!(r.start, 10.0);
+        assert!(r.end > 350.0);
+        let r = super::pad(&[0.02, 3.0], true, 0.06);
+        assert!((r.start - 0.01).abs() < 1e-15, "{r:?}");
+    }
 }
