@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use ferrograd_tensor::{DType, Float, Shape, Tensor};
@@ -421,11 +421,9 @@ impl<'de> serde::Deserialize<'de> for FirstDuplicate {
 /// overflow checks (debug, fuzzing). Every other defect is left to its parser, so
 /// anything unparsable here is passed on for it to diagnose.
 fn check_offsets(bytes: &[u8], file: &str) -> Result<(), CheckpointError> {
-    const MAX_HEADER: u64 = 100_000_000; // the crate's own limit; it reports larger ones
-    let Some(len) = bytes.get(..8) else {
+    let Some(n) = header_len(bytes) else {
         return Ok(());
     };
-    let n = u64::from_le_bytes(len.try_into().unwrap_or([0xff; 8]));
     if n > MAX_HEADER {
         return Ok(());
     }
@@ -637,12 +635,60 @@ pub fn check_bytes<T: Float>(
 
 /// The bytes of the checkpoint at `path`, which must be a regular file (see
 /// [`crate::files`]: a FIFO or device would hang or never end).
+///
+/// The header is read first, and the rest only when the file is exactly as long as the
+/// header says: a wrong path (a 50 GB disk image, say) is refused after reading a few
+/// bytes, never loaded into memory to be rejected afterwards.
 fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    crate::files::read_regular(path).map_err(|source| CheckpointError::Io {
+    let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         op: "read",
         source,
-    })
+    };
+    let (file, len) = crate::files::open_regular(path).map_err(io)?;
+    let mut file = file.take(len);
+    let mut bytes = Vec::new();
+    (&mut file).take(8).read_to_end(&mut bytes).map_err(io)?;
+    if let Some(n) = header_len(&bytes).filter(|&n| n <= MAX_HEADER && 8 + n <= len) {
+        (&mut file).take(n).read_to_end(&mut bytes).map_err(io)?;
+        if let Some(data_len) = described_data_len(&bytes[8..]) {
+            let expected = 8 + n + data_len;
+            if expected != len {
+                return Err(CheckpointError::Corrupt {
+                    file: path.display().to_string(),
+                    problem: format!(
+                        "the file is {len} bytes, but its header describes {expected} \
+                         ({n}-byte header and {data_len} bytes of tensor data)"
+                    ),
+                });
+            }
+        }
+    }
+    // Anything the checks above could not judge (too short, an unparsable header) is read
+    // in full — still at most `len` bytes — and diagnosed by the parser.
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// The largest header the safetensors crate accepts (it reports larger ones itself).
+const MAX_HEADER: u64 = 100_000_000;
+
+/// The header length stored in the first 8 bytes, if there are 8.
+fn header_len(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
+/// The data-section length a header describes (the largest end offset), if the header is
+/// a JSON object whose entries' offsets can be read.
+fn described_data_len(header: &[u8]) -> Option<u64> {
+    let serde_json::Value::Object(entries) = serde_json::from_slice(header).ok()? else {
+        return None;
+    };
+    entries
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .map(|(_, entry)| entry.get("data_offsets")?.get(1)?.as_u64())
+        .try_fold(0, |max, end| Some(max.max(end?)))
 }
 
 /// Every tensor of the safetensors file at `path`, in file order, as `T` (see

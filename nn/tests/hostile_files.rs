@@ -340,3 +340,48 @@ fn a_duplicated_tensor_name_is_named() {
     let err = checkpoint::inspect_bytes(&bytes, "dup.safetensors").unwrap_err();
     assert!(err.to_string().contains("`0.bias`"), "{err}");
 }
+
+#[test]
+fn a_huge_file_with_a_small_header_is_refused_before_reading_its_data() {
+    // A 64 GiB sparse file that starts like a checkpoint of one f32: the header says 4
+    // bytes of data. Reading it whole (the old behaviour) aborts the process on the
+    // allocation or takes minutes; checking the length against the header first answers
+    // after reading a few bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk-image.safetensors");
+    let header = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    fs::write(&path, safetensors_bytes(header, 4)).unwrap();
+    let huge = 64 << 30;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(huge)
+        .unwrap();
+    let shown = path.clone();
+    let err = within(5, move || checkpoint::load::<f32>(&shown)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, CheckpointError::Corrupt { .. }), "{msg}");
+    assert!(msg.contains("disk-image.safetensors"), "{msg}");
+    assert!(msg.contains(&format!("the file is {huge} bytes")), "{msg}");
+    assert!(msg.contains("header describes"), "{msg}");
+}
+
+#[test]
+fn a_checkpoint_with_trailing_bytes_is_refused_and_a_well_formed_one_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.safetensors");
+    let header = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+    fs::write(&path, safetensors_bytes(header, 4)).unwrap();
+    let loaded = checkpoint::load::<f32>(&path).unwrap();
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].0, "w");
+    fs::write(&path, safetensors_bytes(header, 5)).unwrap();
+    let msg = checkpoint::load::<f32>(&path).unwrap_err().to_string();
+    let expected = 8 + header.len() + 4;
+    let want = format!(
+        "the file is {} bytes, but its header describes {expected} ",
+        expected + 1
+    );
+    assert!(msg.contains(&want), "{msg}");
+}
