@@ -341,6 +341,9 @@ fn a_duplicated_tensor_name_is_named() {
     assert!(err.to_string().contains("`0.bias`"), "{err}");
 }
 
+/// The header of a checkpoint holding one f32 named `w` (4 bytes of data).
+const ONE_F32: &str = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+
 #[test]
 fn a_huge_file_with_a_small_header_is_refused_before_reading_its_data() {
     // A 64 GiB sparse file that starts like a checkpoint of one f32: the header says 4
@@ -349,8 +352,7 @@ fn a_huge_file_with_a_small_header_is_refused_before_reading_its_data() {
     // after reading a few bytes.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("disk-image.safetensors");
-    let header = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
-    fs::write(&path, safetensors_bytes(header, 4)).unwrap();
+    fs::write(&path, safetensors_bytes(ONE_F32, 4)).unwrap();
     let huge = 64 << 30;
     fs::OpenOptions::new()
         .write(true)
@@ -371,14 +373,13 @@ fn a_huge_file_with_a_small_header_is_refused_before_reading_its_data() {
 fn a_checkpoint_with_trailing_bytes_is_refused_and_a_well_formed_one_loads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.safetensors");
-    let header = r#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
-    fs::write(&path, safetensors_bytes(header, 4)).unwrap();
+    fs::write(&path, safetensors_bytes(ONE_F32, 4)).unwrap();
     let loaded = checkpoint::load::<f32>(&path).unwrap();
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].0, "w");
-    fs::write(&path, safetensors_bytes(header, 5)).unwrap();
+    fs::write(&path, safetensors_bytes(ONE_F32, 5)).unwrap();
     let msg = checkpoint::load::<f32>(&path).unwrap_err().to_string();
-    let expected = 8 + header.len() + 4;
+    let expected = 8 + ONE_F32.len() + 4;
     let want = format!(
         "the file is {} bytes, but its header describes {expected} ",
         expected + 1
