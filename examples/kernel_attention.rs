@@ -36,14 +36,11 @@
 //!
 //! `cargo run --release --example kernel_attention [-- --quick]`
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
-
 use clap::Parser;
 use course::cli::RunArgs;
 use course::files::write_json;
 use course::linalg_util::{fro, sq_norm};
+use course::measure::{loglog_fit, median_time, peak_extra_bytes, CountingAlloc};
 use course::plot::{Legend, LinePlot};
 use course::{check, fail, or_fail, Run};
 use ferrograd::autograd::{gradcheck, GradcheckOptions, Var};
@@ -160,95 +157,9 @@ fn linear_attention<T: Float>(q: &Tensor<T>, k: &Tensor<T>, v: &Tensor<T>) -> Te
     &pq.matmul(&kv) / &pq.matmul_t(false, &z, true)
 }
 
-/// Median wall time of `reps` calls, in seconds.
-fn median_time<R>(reps: usize, mut f: impl FnMut() -> R) -> f64 {
-    let mut times: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(f());
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[reps / 2]
-}
-
-/// Least-squares slope and intercept of log t = a + b log N.
-fn loglog_fit(ns: &[f64], ts: &[f64]) -> (f64, f64) {
-    let xs: Vec<f64> = ns.iter().map(|n| n.ln()).collect();
-    let ys: Vec<f64> = ts.iter().map(|t| t.ln()).collect();
-    let k = xs.len() as f64;
-    let (mx, my) = (xs.iter().sum::<f64>() / k, ys.iter().sum::<f64>() / k);
-    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
-    let b = sxy / sxx;
-    (my - b * mx, b)
-}
-
-// ---- measured memory ------------------------------------------------------------------
-
-/// The system allocator, counting the bytes live on the heap and their high-water mark,
-/// so (c)/(d) can report the memory each attention form really used rather than a count
-/// of the tensors it should allocate.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`; the counters only observe sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
+/// Heap bytes are counted, so (c)/(d) report the memory each form really used.
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Peak heap bytes above what was live when `f` started, over one call of `f` (its
-/// result included, since it is alive until `f` returns). Run warm: buffers that the
-/// GEMM keeps between calls were allocated by an earlier call and are not counted.
-fn peak_extra_bytes<R>(f: impl FnOnce() -> R) -> usize {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let r = f();
-    let peak = PEAK.load(Ordering::Relaxed);
-    drop(r);
-    peak.saturating_sub(base)
-}
+static ALLOCATOR: CountingAlloc = CountingAlloc;
 
 fn max_rel_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
     let scale = b

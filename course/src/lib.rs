@@ -10,6 +10,7 @@
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
 //! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
 //!   run and its `results.json`; [`files`]: atomic output files;
+//! - [`measure`]: median times, peak heap bytes, log–log slopes;
 //! - [`linalg_util`]: small matrix helpers; and below, the run harness (checks that fail
 //!   the process, a wall clock).
 //!
@@ -23,6 +24,7 @@ pub mod example_bin;
 pub mod files;
 pub mod flags;
 pub mod linalg_util;
+pub mod measure;
 pub mod mnist;
 pub mod plot;
 pub mod sweep;
