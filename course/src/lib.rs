@@ -6,7 +6,7 @@
 //!   on first use;
 //! - [`autoencoder`]: the autoencoder model, its training loop and the linear probe;
 //!   [`ae_report`]: their JSON, curves and probe ceilings; [`sweep`]: a grid of runs in
-//!   parallel (rayon), results in grid order; [`flags`]: range-checked flag values;
+//!   parallel, longest first, results in grid order; [`flags`]: range-checked flag values;
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
 //! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
 //!   run and its `results.json`; [`files`]: atomic output files;

@@ -2,19 +2,18 @@
 //!
 //! A sweep over (model kind, latent size, repeat) is embarrassingly parallel: every run
 //! has its own seed ([`run_rng`](super::autoencoder::run_rng) of its index), so its
-//! numbers do not depend on which thread ran it or when. [`run`] hands the runs to a
-//! rayon pool and gives the results back in the order of `specs`, so tables and JSON are
-//! the same for any `--jobs`.
+//! numbers do not depend on which thread ran it or when. [`run`] hands the runs to
+//! `--jobs` worker threads and gives the results back in the order of `specs`, so tables
+//! and JSON are the same for any `--jobs`.
 //!
 //! Parallelism comes from running several runs at once, with single-threaded GEMMs: the
 //! products of these small models are too small for two threads to pay (see
 //! `tensor/src/gemm/threading.rs`), while whole runs share nothing.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 
 /// What a finished sweep reports beside its results.
 #[derive(Clone, Copy, Debug)]
@@ -37,9 +36,11 @@ pub fn worker_count(requested: Option<usize>, runs: usize) -> usize {
 /// results in the order of `specs`.
 ///
 /// Runs start in decreasing `cost`, so the cheap ones fill in at the end and the workers
-/// finish together (greedy longest-first; `par_bridge` hands out runs in that order as
-/// workers free up). `ticks` is the progress bar's length; jobs advance it through the
-/// bar they are given.
+/// finish together (greedy longest-first): each worker takes the next run in that order
+/// as soon as it is free. (A rayon parallel iterator would instead cut the list in
+/// halves up front — two workers, runs costing [10, 10, 1, 1]: one worker got both
+/// 10s.) `ticks` is the progress bar's length; jobs advance it through the bar they are
+/// given.
 ///
 /// The first error stops the sweep: runs not yet started are skipped, and of the runs
 /// that failed, the earliest in `specs` order is reported — a diverging configuration
@@ -84,11 +85,21 @@ where
         order.into_iter().map(one).collect()
     } else {
         ferrograd::tensor::gemm::set_num_threads(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build()
-            .expect("building the sweep's thread pool");
-        pool.install(|| order.into_par_iter().map(one).collect())
+        let next = AtomicUsize::new(0);
+        let take_runs = || {
+            let mut mine = Vec::new();
+            while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                mine.push(one(i));
+            }
+            mine
+        };
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..jobs).map(|_| s.spawn(take_runs)).collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
     };
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -136,6 +147,38 @@ mod tests {
             let want: Vec<(usize, u64)> = specs.iter().map(|&s| (s as usize, s * s)).collect();
             assert_eq!(out, want);
         }
+    }
+
+    #[test]
+    fn a_free_worker_takes_the_next_run_so_the_two_costliest_start_first() {
+        // Costs [10, 10, 1, 1] on two workers: the two expensive runs must start first, on
+        // different workers. Each waits (up to 20 s) for the other to have started, so no
+        // cheap run can slip in between. Cutting the list in halves up front (a rayon
+        // parallel iterator) started runs 0 and 2 first, and run 1 only when stolen.
+        let starts = std::sync::Mutex::new(Vec::new());
+        let costly_started = AtomicUsize::new(0);
+        let specs = [10.0, 10.0, 1.0, 1.0];
+        run(
+            &specs,
+            2,
+            |&c| c,
+            0,
+            |i, &c, _| {
+                starts.lock().unwrap().push(i);
+                if c == 10.0 {
+                    costly_started.fetch_add(1, Ordering::SeqCst);
+                    let t = Instant::now();
+                    while costly_started.load(Ordering::SeqCst) < 2 && t.elapsed().as_secs() < 20 {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+                Ok::<_, String>(())
+            },
+        )
+        .unwrap();
+        let mut first_two = starts.lock().unwrap()[..2].to_vec();
+        first_two.sort();
+        assert_eq!(first_two, [0, 1]);
     }
 
     #[test]
