@@ -10,7 +10,7 @@
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
 //! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
 //!   run and its `results.json`; [`files`]: atomic output files;
-//! - [`linalg_util`]: small matrix helpers; and below, the run harness (checks that fail
+//! - [`noise`]: Gaussian noise in vectorised blocks; [`linalg_util`]: small matrix helpers; and below, the run harness (checks that fail
 //!   the process, a wall clock).
 //!
 //! It is `publish = false`: it is homework scaffolding, not a library to depend on.
@@ -24,6 +24,7 @@ pub mod files;
 pub mod flags;
 pub mod linalg_util;
 pub mod mnist;
+pub mod noise;
 pub mod plot;
 pub mod sweep;
 pub mod synthetic;
