@@ -24,7 +24,7 @@
 
 use std::time::Instant;
 
-use ferrograd::autograd::{no_grad, Reduction, Var};
+use ferrograd::autograd::{no_grad, Gradients, Reduction, Var};
 use ferrograd::nn::data::Split;
 use ferrograd::nn::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
@@ -312,6 +312,8 @@ pub fn train_and_probe(
         _ => Var::constant(Tensor::zeros([cfg.batch_size, d])),
     };
     let mut labels = Vec::new();
+    // Refilled by every backward pass, in the weight-gradient buffers of the last one.
+    let mut grads = Gradients::new();
     let mut step = 0usize;
     for epoch in 1..=cfg.epochs {
         let t = Instant::now();
@@ -331,7 +333,8 @@ pub fn train_and_probe(
             let loss = squared_error_per_sample(&out, &target);
             loss_sum +=
                 ferrograd::nn::check_finite(loss.item(), step).map_err(|e| e.to_string())?;
-            opt.step(&loss.backward());
+            loss.backward_into(&mut grads);
+            opt.step(&grads);
             hist.flops += model.train_step_flops(rows);
             step += 1;
             batches += 1;
@@ -467,10 +470,12 @@ pub fn train_linear_probe(
             (Var::constant(train_x.narrow(0, s, e)), &train_labels[s..e])
         })
         .collect();
+    let mut grads = Gradients::new();
     for _ in 0..cfg.epochs {
         for (xb, yb) in &batches {
             let loss = probe.forward(xb).cross_entropy(yb);
-            opt.step(&loss.backward());
+            loss.backward_into(&mut grads);
+            opt.step(&grads);
         }
     }
     // Forward and weight gradient per step.
