@@ -267,7 +267,14 @@ pub fn train_and_probe(
     mut on_epoch: impl FnMut(usize),
 ) -> Result<History, String> {
     let mut hist = History::default();
-    let valid_x = Var::constant(data.valid.x.clone());
+    // The probe trains on the first `max_batches` validation batches only: copy just
+    // those rows (MNIST: 200 of 6000), not the whole split.
+    let n_valid = data.valid.len();
+    let probe_rows = cfg
+        .probe
+        .max_batches
+        .map_or(n_valid, |b| (b * cfg.probe.batch_size).min(n_valid));
+    let valid_x = Var::constant(data.valid.x.narrow(0, 0, probe_rows));
     let test_x = Var::constant(data.test.x.clone());
 
     let measure = |hist: &mut History, rng: &mut SmallRng| -> Result<(), String> {
