@@ -179,12 +179,13 @@ fn main() {
     };
 
     let mnist = course::mnist::load().unwrap_or_else(|e| course::die(e));
-    let (train, valid) = or_fail(mnist.train_valid_split(0.9), "splitting MNIST");
+    // Moved, not copied: the splits are most of the run's memory.
+    let (train, valid) = or_fail(mnist.train.into_split_at_fraction(0.9), "splitting MNIST");
     let head = |s: Split<f32>, n: usize| if quick { s.slice(0, n.min(s.len())) } else { s };
     let (train, valid, test) = (
         head(train, 5_000),
         head(valid, 1_000),
-        head(mnist.test.clone(), 2_000),
+        head(mnist.test, 2_000),
     );
     let named = [
         ("training", &train),

@@ -47,6 +47,19 @@ impl<T: Float> Gradients<T> {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+
+    /// An empty store, for [`Var::backward_into`] to fill.
+    pub fn new() -> Self {
+        Gradients {
+            map: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Float> Default for Gradients<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<T: Float> std::fmt::Debug for Gradients<T> {
@@ -70,6 +83,8 @@ impl<T: Float> std::fmt::Debug for Gradients<T> {
 pub struct GradSink<'a, T: Float> {
     inputs: &'a [Var<T>],
     store: &'a mut HashMap<usize, Tensor<T>>,
+    /// Buffers of the previous pass's gradients, by leaf id (see [`Var::backward_into`]).
+    spare: &'a mut HashMap<usize, Tensor<T>>,
 }
 
 impl<T: Float> GradSink<'_, T> {
@@ -111,7 +126,12 @@ impl<T: Float> GradSink<'_, T> {
         match self.store.get_mut(&input.id()) {
             Some(acc) => gemm(alpha, a, b, T::ONE, acc.as_mat_mut()),
             None => {
-                let mut g = Tensor::zeros(shape);
+                // beta = 0: the GEMM writes every element without reading it, so a
+                // recycled buffer needs no clearing.
+                let mut g = match self.spare.remove(&input.id()) {
+                    Some(old) if old.shape() == &shape => old,
+                    _ => Tensor::zeros(shape),
+                };
                 gemm(alpha, a, b, T::ZERO, g.as_mat_mut());
                 self.store.insert(input.id(), g);
             }
@@ -141,8 +161,39 @@ impl<T: Float> Var<T> {
         self.backward_impl(Some(grad_out), false)
     }
 
+    /// Like [`backward`](Self::backward), but fills `grads`, replacing what it held, and
+    /// writes the new gradients into the buffers of the old ones where it can: the form
+    /// for a training loop, which then allocates no weight-gradient buffer per step.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Gradients, Var};
+    /// use ferrograd_tensor::Tensor;
+    /// let w = Var::leaf(Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], [2, 2]));
+    /// let x = Var::constant(Tensor::from_vec(vec![1.0, 1.0], [1, 2]));
+    /// let mut grads = Gradients::new();
+    /// for _ in 0..3 {
+    ///     x.linear(&w, None).sum().backward_into(&mut grads);
+    ///     assert_eq!(grads.get(&w).unwrap().data(), &[1.0, 1.0, 1.0, 1.0]);
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn backward_into(&self, grads: &mut Gradients<T>) {
+        let spare = std::mem::take(&mut grads.map);
+        *grads = self.backward_impl_reusing(None, false, spare);
+    }
+
     #[track_caller]
     fn backward_impl(&self, grad_out: Option<Tensor<T>>, retain_graph: bool) -> Gradients<T> {
+        self.backward_impl_reusing(grad_out, retain_graph, HashMap::new())
+    }
+
+    #[track_caller]
+    fn backward_impl_reusing(
+        &self,
+        grad_out: Option<Tensor<T>>,
+        retain_graph: bool,
+        mut spare: HashMap<usize, Tensor<T>>,
+    ) -> Gradients<T> {
         let seed = match grad_out {
             Some(g) => {
                 assert!(
@@ -195,6 +246,7 @@ impl<T: Float> Var<T> {
             let mut sink = GradSink {
                 inputs: &gf.inputs,
                 store: &mut store,
+                spare: &mut spare,
             };
             (gf.backward)(&ctx, &mut sink);
         }
@@ -342,6 +394,40 @@ mod tests {
         let g = y.sum().backward();
         for (i, t) in terms.iter().enumerate() {
             assert_eq!(g.get(t).unwrap().data(), &[(i + 1) as f64]);
+        }
+    }
+
+    #[test]
+    fn backward_into_reuses_the_buffers_and_gives_the_same_gradients() {
+        use crate::ops::test_util::randn;
+        use crate::Gradients;
+        let x = Var::constant(randn(&[4, 5], 1));
+        let w1 = Var::leaf(randn(&[3, 5], 2));
+        let b1 = Var::leaf(randn(&[3], 3));
+        let w2 = Var::leaf(randn(&[2, 3], 4));
+        let loss = || {
+            let h = x.linear(&w1, Some(&b1)).relu();
+            // w2 used twice: the second use accumulates onto the recycled buffer.
+            (h.linear(&w2, None).square().sum() + h.linear(&w2, None).sum()).scale(0.5)
+        };
+        let mut grads = Gradients::new();
+        loss().backward_into(&mut grads);
+        let w1_buffer = grads.get(&w1).unwrap().data().as_ptr();
+        for step in 0..3 {
+            // Poison the buffers: a recycled one must be overwritten, not added to.
+            let poisoned: Vec<_> = [&w1, &b1, &w2].iter().map(|p| p.id()).collect();
+            for id in poisoned {
+                if let Some(g) = grads.map.get_mut(&id) {
+                    g.data_mut().fill(f64::NAN);
+                }
+            }
+            loss().backward_into(&mut grads);
+            let fresh = loss().backward();
+            for p in [&w1, &b1, &w2] {
+                assert_eq!(grads.get(p), fresh.get(p), "step {step}");
+            }
+            assert_eq!(grads.len(), fresh.len());
+            assert_eq!(grads.get(&w1).unwrap().data().as_ptr(), w1_buffer);
         }
     }
 

@@ -10,7 +10,8 @@
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
 //! - [`cli`]: the flags every example accepts; [`checks`]: named checks gathered over a
 //!   run and its `results.json`; [`files`]: atomic output files;
-//! - [`measure`]: median times, peak heap bytes, log–log slopes;
+//! - [`measure`]: median times, peak heap bytes, log–log slopes; [`noise`]: Gaussian noise
+//!   in vectorised blocks;
 //! - [`linalg_util`]: small matrix helpers; and below, the run harness (checks that fail
 //!   the process, a wall clock).
 //!
@@ -26,6 +27,7 @@ pub mod flags;
 pub mod linalg_util;
 pub mod measure;
 pub mod mnist;
+pub mod noise;
 pub mod plot;
 pub mod sweep;
 pub mod synthetic;

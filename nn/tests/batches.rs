@@ -106,3 +106,17 @@ fn fraction_splits() {
     assert!(s.split_at_fraction(1.5).is_err());
     assert!(s.split_at_fraction(f64::NAN).is_err());
 }
+
+#[test]
+fn consuming_fraction_split_equals_the_copying_one() {
+    for frac in [0.0, 0.3, 0.7, 1.0] {
+        let s = split(10);
+        let (a, b) = s.split_at_fraction(frac).unwrap();
+        let (c, d) = s.clone().into_split_at_fraction(frac).unwrap();
+        assert_eq!(
+            (&a.x, &a.labels, &b.x, &b.labels),
+            (&c.x, &c.labels, &d.x, &d.labels)
+        );
+    }
+    assert!(split(10).into_split_at_fraction(-0.1).is_err());
+}

@@ -103,6 +103,21 @@ impl<T: Float> Split<T> {
         Ok((self.slice(0, k), self.slice(k, self.len())))
     }
 
+    /// [`split_at_fraction`](Self::split_at_fraction) that consumes the split: the first
+    /// part keeps its buffer, so only the second part is copied (for MNIST, 19 MB instead
+    /// of all 188 MB, each first-touch page a fault).
+    pub fn into_split_at_fraction(self, frac: f64) -> Result<(Split<T>, Split<T>), DataError> {
+        let (n, k, d) = (self.len(), fraction_count(frac, self.len())?, self.dim());
+        let Split { x, mut labels } = self;
+        let mut head = x.into_vec();
+        let tail = head.split_off(k * d);
+        let tail_labels = labels.split_off(k);
+        Ok((
+            Split::new(Tensor::from_vec(head, [k, d]), labels)?,
+            Split::new(Tensor::from_vec(tail, [n - k, d]), tail_labels)?,
+        ))
+    }
+
     /// Like [`split_at_fraction`](Self::split_at_fraction), but on a random permutation of
     /// the samples drawn from `rng` (for a validation set that is not the file's tail).
     pub fn shuffled_split_at_fraction<R: Rng + ?Sized>(
