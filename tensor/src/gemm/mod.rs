@@ -19,7 +19,8 @@
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
-//! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop.
+//! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop;
+//! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
 //!
 //! The generic entry point [`gemm`] dispatches on `T::DTYPE` to the `f32` or `f64`
 //! implementation through `bytemuck` casts (a no-op at run time).
@@ -37,6 +38,7 @@ mod driver;
 mod kernels;
 mod pack;
 mod small;
+pub mod stats;
 mod threading;
 
 pub use cache::{cache_sizes, Blocking, CacheSizes};
@@ -253,6 +255,25 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     // Dispatch on the element type. `T::DTYPE` is a constant, so the match folds away, and
     // the casts between `[T]` and `[f32]`/`[f64]` are checked reinterpretations of the same
     // bytes (they can only fail if a foreign type lied about its DTYPE: a panic, never UB).
+    if stats::enabled() {
+        let key = stats::key(T::DTYPE, &a, &b);
+        let start = std::time::Instant::now();
+        gemm_dispatch(alpha, a, b, beta, c);
+        stats::record(key, start);
+    } else {
+        gemm_dispatch(alpha, a, b, beta, c);
+    }
+}
+
+/// Calls the `f32` or `f64` driver.
+#[inline(always)]
+fn gemm_dispatch<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
     match T::DTYPE {
         DType::F32 => driver::gemm_typed::<f32>(
             bytemuck::cast(alpha),
