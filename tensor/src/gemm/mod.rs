@@ -19,6 +19,8 @@
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
+//! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
+//!   linear probe's logits and weight gradient) with loops that pad nothing;
 //! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop;
 //! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
 //!
@@ -37,6 +39,7 @@ mod dispatch;
 mod driver;
 mod kernels;
 mod pack;
+mod skinny;
 mod small;
 pub mod stats;
 mod threading;
@@ -58,6 +61,13 @@ pub mod testing {
     /// tiny shapes through the packed driver.
     pub fn set_small_path(enabled: bool) {
         super::small::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Enables (default) or disables the AVX-512 loops for products with at most four
+    /// rows or columns (`skinny.rs`), so tests and benchmarks can compare them with the
+    /// blocked driver.
+    pub fn set_skinny_path(enabled: bool) {
+        super::skinny::ENABLED.store(enabled, Ordering::Relaxed);
     }
 
     /// Forces KC, MC, NC for every kernel (`None` returns to the sizes derived from the
