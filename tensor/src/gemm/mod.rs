@@ -21,7 +21,8 @@
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
 //! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
 //!   linear probe's logits and weight gradient) with loops that pad nothing;
-//! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop;
+//! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
+//!   kernel and shape) with a plain loop;
 //! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
 //!
 //! The generic entry point [`gemm`] dispatches on `T::DTYPE` to the `f32` or `f64`
@@ -32,7 +33,9 @@
 //!   and the environment variable `FERROGRAD_GEMM_KERNEL=scalar|avx2|avx512|neon` (read on
 //!   first use); forcing a kernel the CPU cannot run is an error or a clear panic, never
 //!   undefined behaviour;
-//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores).
+//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores);
+//! - [`stats::set_enabled`], [`stats::table`]: calls, time and GFLOP/s per shape (off by
+//!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
 mod cache;
 mod dispatch;
