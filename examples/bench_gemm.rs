@@ -70,6 +70,10 @@ struct Args {
     /// switch for the unpacked small-product loop), to compare the two.
     #[arg(long)]
     no_small_path: bool,
+    /// Send products with at most 4 rows or columns to the other paths instead of the
+    /// AVX-512 skinny loops (`gemm::testing`'s switch), to compare them.
+    #[arg(long)]
+    no_skinny_path: bool,
     /// Thread counts to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<usize>,
@@ -236,6 +240,9 @@ fn main() {
     }
     if args.no_small_path {
         fg::testing::set_small_path(false);
+    }
+    if args.no_skinny_path {
+        fg::testing::set_skinny_path(false);
     }
     if !args.only.is_empty() {
         shapes.retain(|&(m, k, n, l)| {

@@ -60,6 +60,11 @@ pub fn check(cond: bool, msg: impl Display) {
 }
 
 /// Starts the wall clock that [`Run::finish`] reports on the last line of the output.
+///
+/// With `FERROGRAD_GEMM_STATS` set (to anything but `0` or empty), the run also records
+/// every GEMM call by shape ([`ferrograd::tensor::gemm::stats`]) and [`Run::finish`] prints
+/// the top shapes by time to stderr; `FERROGRAD_GEMM_PEAK=<GFLOP/s>` (the one-core f32 FMA
+/// peak `bench_gemm` prints) adds each shape's share of it.
 pub struct Run {
     start: Instant,
 }
@@ -67,6 +72,10 @@ pub struct Run {
 impl Run {
     /// Starts timing.
     pub fn start() -> Self {
+        if gemm_stats_requested() {
+            ferrograd::tensor::gemm::stats::reset();
+            ferrograd::tensor::gemm::stats::set_enabled(true);
+        }
         Run {
             start: Instant::now(),
         }
@@ -79,8 +88,21 @@ impl Run {
 
     /// Prints the final `wall time: S.SS s` line.
     pub fn finish(self) {
+        if gemm_stats_requested() {
+            let peak = std::env::var("FERROGRAD_GEMM_PEAK")
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok());
+            eprint!(
+                "GEMM calls by shape (FERROGRAD_GEMM_STATS; time = wall time per call):\n{}",
+                ferrograd::tensor::gemm::stats::table(25, peak)
+            );
+        }
         println!("wall time: {:.2} s", self.elapsed());
     }
+}
+
+fn gemm_stats_requested() -> bool {
+    std::env::var("FERROGRAD_GEMM_STATS").is_ok_and(|s| !s.trim().is_empty() && s.trim() != "0")
 }
 
 /// Unwraps a plotting or I/O result, or [`fail`]s naming what was being written: a

@@ -23,6 +23,7 @@ impl Drop for Restore {
         gemm::set_kernel(None);
         gemm::set_num_threads(0);
         gemm::testing::set_small_path(true);
+        gemm::testing::set_skinny_path(true);
         gemm::testing::set_min_fmas_per_thread(None);
         gemm::testing::set_blocking(None);
     }
@@ -184,7 +185,9 @@ fn report(test: &str, ran: &[Kernel]) {
 }
 
 // ANCHOR: for_each_config
-/// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off).
+/// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off),
+/// and with the small path off, the skinny loops (at most 4 rows or columns, AVX-512)
+/// on and off, so that every shape also reaches the blocked driver.
 #[track_caller]
 fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
     let _guard = lock();
@@ -198,9 +201,12 @@ fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
         assert_eq!(gemm::kernel(), kernel);
         for threads in [1, 2] {
             gemm::set_num_threads(threads);
-            for small in [true, false] {
+            for (small, skinny) in [(true, true), (false, true), (false, false)] {
                 gemm::testing::set_small_path(small);
-                f(&format!("kernel={kernel} threads={threads} small={small}"));
+                gemm::testing::set_skinny_path(skinny);
+                f(&format!(
+                    "kernel={kernel} threads={threads} small={small} skinny={skinny}"
+                ));
             }
         }
         ran.push(kernel);
@@ -280,6 +286,28 @@ fn skinny_products_with_long_inner_dimension() {
         ] {
             check_shape::<f32>(&mut rng, m, n, k, 2, ctx);
             check_shape::<f64>(&mut rng, m, n, k, 0, ctx);
+        }
+    });
+}
+
+#[test]
+fn skinny_loops_every_width_and_depth() {
+    // The AVX-512 loops for m ≤ 4 (column blocks of 64 f32 / 32 f64 lanes, masked at the
+    // end) and n ≤ 4 (dot products over k, masked at the end): widths and depths on both
+    // sides of every vector and block boundary, with a padded C. `check_shape` runs all
+    // four layouts (the few-columns loop takes A·Bᵀ; the others go through the few-rows
+    // loop or the driver).
+    let mut rng = Lcg(23);
+    for_each_config("skinny_loops_every_width_and_depth", |ctx| {
+        for few in 1..=4 {
+            for wide in [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 129] {
+                for k in [1, 3, 8, 16, 17, 40] {
+                    check_shape::<f32>(&mut rng, few, wide, k, 3, ctx);
+                    check_shape::<f64>(&mut rng, few, wide, k, 1, ctx);
+                    check_shape::<f32>(&mut rng, wide, few, k, 2, ctx);
+                    check_shape::<f64>(&mut rng, wide, few, k, 0, ctx);
+                }
+            }
         }
     });
 }

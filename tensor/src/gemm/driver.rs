@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use super::cache::Blocking;
 use super::dispatch::{self, Elem, Spec};
 use super::kernels::MAX_TILE;
-use super::{pack, small, threading, MatMut, MatRef};
+use super::{pack, skinny, small, threading, MatMut, MatRef};
 
 /// A raw view of (part of) `C` that can be sent to another thread.
 ///
@@ -98,7 +98,9 @@ pub(crate) fn gemm_typed<E: Elem>(
     }
     let kernel = dispatch::kernel();
     let mut c = c;
-    if small::try_run(kernel, alpha, a, b, beta, &mut c) {
+    if small::try_run(kernel, alpha, a, b, beta, &mut c)
+        || skinny::try_run(kernel, alpha, a, b, beta, &mut c)
+    {
         return;
     }
     // The tile height may depend on m (see `spec_for_rows`); `spec_for_rows` goes through

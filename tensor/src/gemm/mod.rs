@@ -19,7 +19,11 @@
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
-//! - `small.rs` handles tiny products (≤ 8·8·8 multiply-adds) with a plain loop.
+//! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
+//!   linear probe's logits and weight gradient) with loops that pad nothing;
+//! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
+//!   kernel and shape) with a plain loop;
+//! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
 //!
 //! The generic entry point [`gemm`] dispatches on `T::DTYPE` to the `f32` or `f64`
 //! implementation through `bytemuck` casts (a no-op at run time).
@@ -29,14 +33,18 @@
 //!   and the environment variable `FERROGRAD_GEMM_KERNEL=scalar|avx2|avx512|neon` (read on
 //!   first use); forcing a kernel the CPU cannot run is an error or a clear panic, never
 //!   undefined behaviour;
-//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores).
+//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores);
+//! - [`stats::set_enabled`], [`stats::table`]: calls, time and GFLOP/s per shape (off by
+//!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
 mod cache;
 mod dispatch;
 mod driver;
 mod kernels;
 mod pack;
+mod skinny;
 mod small;
+pub mod stats;
 mod threading;
 
 pub use cache::{cache_sizes, Blocking, CacheSizes};
@@ -56,6 +64,13 @@ pub mod testing {
     /// tiny shapes through the packed driver.
     pub fn set_small_path(enabled: bool) {
         super::small::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Enables (default) or disables the AVX-512 loops for products with at most four
+    /// rows or columns (`skinny.rs`), so tests and benchmarks can compare them with the
+    /// blocked driver.
+    pub fn set_skinny_path(enabled: bool) {
+        super::skinny::ENABLED.store(enabled, Ordering::Relaxed);
     }
 
     /// Forces KC, MC, NC for every kernel (`None` returns to the sizes derived from the
@@ -253,6 +268,25 @@ pub fn gemm<T: Float>(alpha: T, a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: 
     // Dispatch on the element type. `T::DTYPE` is a constant, so the match folds away, and
     // the casts between `[T]` and `[f32]`/`[f64]` are checked reinterpretations of the same
     // bytes (they can only fail if a foreign type lied about its DTYPE: a panic, never UB).
+    if stats::enabled() {
+        let key = stats::key(T::DTYPE, &a, &b);
+        let start = std::time::Instant::now();
+        gemm_dispatch(alpha, a, b, beta, c);
+        stats::record(key, start);
+    } else {
+        gemm_dispatch(alpha, a, b, beta, c);
+    }
+}
+
+/// Calls the `f32` or `f64` driver.
+#[inline(always)]
+fn gemm_dispatch<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) {
     match T::DTYPE {
         DType::F32 => driver::gemm_typed::<f32>(
             bytemuck::cast(alpha),

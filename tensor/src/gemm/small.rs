@@ -5,6 +5,13 @@
 //! loop (`C[i, :] += alpha·A[i, p] · B[p, :]`, vectorisable when B's rows are contiguous)
 //! is faster up to about 8×8×8. Anything larger goes to the driver, which reads small
 //! operands in place (see `driver::DIRECT_MAX_FMAS`) so it needs no packing either.
+//!
+//! With AVX-512 the rule depends on the shape (see [`takes`]): measured on Zen 5, the
+//! skinny loops (`skinny.rs`) beat this loop for every m ≤ 4 (2×8×8: 3.1×, 4×4×4: 3.5×),
+//! and the driver beats it for n ≤ 4 (16×16×2: 2.7×, 12×12×3: 2.5×; one element per
+//! row of C leaves the loop nothing to vectorise) and from 7×7×7 on (8×8×8: 1.2×); it
+//! stays faster for the rest up to 256 multiply-adds (5×5×5: 1.4×, 6×6×6: 1.1×,
+//! 8×4×8: 1.1×).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,6 +21,22 @@ use super::{MatMut, MatRef};
 /// Products with at most this many multiply-adds (`m·n·k`) take this path (when B's rows
 /// are contiguous). Measured on Zen 2 (see the module docs).
 pub(crate) const SMALL_MAX_FMAS: usize = 8 * 8 * 8;
+
+/// With AVX-512: the most multiply-adds for this path, for m > 4 and n > 4 (see [`takes`]).
+/// Measured on Zen 5.
+pub(crate) const SMALL_MAX_FMAS_AVX512: usize = 256;
+
+// ANCHOR: small_rule
+/// Whether an `m×k · k×n` product takes this loop with `kernel` (layout permitting).
+pub(crate) fn takes(kernel: Kernel, m: usize, n: usize, k: usize) -> bool {
+    let fmas = m.saturating_mul(n).saturating_mul(k);
+    match kernel {
+        // Rows ≤ 4 go to `skinny`, columns ≤ 4 and larger products to the driver.
+        Kernel::Avx512 => m > 4 && n > 4 && fmas <= SMALL_MAX_FMAS_AVX512,
+        _ => fmas <= SMALL_MAX_FMAS,
+    }
+}
+// ANCHOR_END: small_rule
 
 /// Test hook: when false, every product takes the packed path.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -29,7 +52,7 @@ pub(crate) fn try_run<E: Elem>(
     c: &mut MatMut<'_, E>,
 ) -> bool {
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    if m.saturating_mul(n).saturating_mul(k) > SMALL_MAX_FMAS || !ENABLED.load(Ordering::Relaxed) {
+    if !takes(kernel, m, n, k) || !ENABLED.load(Ordering::Relaxed) {
         return false;
     }
     if b.col_stride != 1 && n != 1 {

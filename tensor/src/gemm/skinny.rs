@@ -1,0 +1,515 @@
+//! Skinny products on AVX-512: C with at most 4 rows, or at most 4 columns.
+//!
+//! A linear probe on a batch of 200 with 2 classes issues `200×k · k×2` (logits, `X·Wᵀ`)
+//! and `2×200 · 200×k` (weight gradient, `dYᵀ·X`). The blocked driver computes them with
+//! 10- to 14-row, 16- or 32-column tiles, padding 2 to 16 columns or 2 to 10 rows: 80–90 %
+//! of its FMAs are on zeros, plus the packing of the padded edge panel. Two loops here do
+//! only the useful work, reading both operands in place:
+//!
+//! - **few rows** (`m ≤ 4`, B's rows contiguous): for each block of up to 64 columns the
+//!   `m × 64` block of C stays in registers (m·4 accumulators) while the loop streams the
+//!   block's k rows of B once — each B vector feeds m FMAs, each broadcast of A four;
+//! - **few columns** (`n ≤ 4`, A's rows and B's columns contiguous — `A · Wᵀ` with a
+//!   row-major W): every element of C is a dot product of two contiguous vectors; four
+//!   rows of A at a time are multiplied with the n columns of B (4·n accumulators, each
+//!   A vector feeding n FMAs, each B vector four), then each accumulator is summed across
+//!   its lanes.
+//!
+//! Ragged ends (a last column block narrower than 64, k not a multiple of the vector
+//! length) use masked loads and stores, so nothing is padded or packed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::dispatch::{Elem, Kernel};
+use super::{MatMut, MatRef};
+
+/// Largest m (rows of C) of the few-rows loop, and largest n of the few-columns loop.
+pub(crate) const MAX_SKINNY: usize = 4;
+
+/// Test hook: when false, skinny products take the other paths.
+pub(crate) static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Computes the product with one of the skinny loops and returns `true`, or returns
+/// `false` (touching nothing) when the shape, layout or CPU does not suit them.
+pub(crate) fn try_run<E: Elem>(
+    kernel: Kernel,
+    alpha: E,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    beta: E,
+    c: &mut MatMut<'_, E>,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if kernel != Kernel::Avx512
+            || !Kernel::Avx512.is_available()
+            || !ENABLED.load(Ordering::Relaxed)
+        {
+            return false;
+        }
+        let (m, n, k) = (a.rows, b.cols, a.cols);
+        let rows_ok = m <= MAX_SKINNY && (b.col_stride == 1 || n == 1);
+        let cols_ok =
+            n <= MAX_SKINNY && (a.col_stride == 1 || k == 1) && (b.row_stride == 1 || k == 1);
+        if !rows_ok && !cols_ok {
+            return false;
+        }
+        // The raw pointers below address only elements of the validated views: A(i, p),
+        // B(p, j), C(i, j) for i < m, p < k, j < n.
+        let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
+        let pc = c.data.as_mut_ptr();
+        match E::DTYPE {
+            crate::DType::F32 => {
+                let (alpha, beta): (f32, f32) = (bytemuck::cast(alpha), bytemuck::cast(beta));
+                let (pa, pb, pc) = (pa.cast::<f32>(), pb.cast::<f32>(), pc.cast::<f32>());
+                // SAFETY: AVX-512F checked above; pointers and strides describe validated
+                // views (see above), C exclusively borrowed.
+                unsafe {
+                    if rows_ok {
+                        f32x::rows(
+                            m,
+                            n,
+                            k,
+                            alpha,
+                            pa,
+                            a.row_stride,
+                            a.col_stride,
+                            pb,
+                            b.row_stride,
+                            beta,
+                            pc,
+                            c.row_stride,
+                        )
+                    } else {
+                        f32x::cols(
+                            m,
+                            n,
+                            k,
+                            alpha,
+                            pa,
+                            a.row_stride,
+                            pb,
+                            b.col_stride,
+                            beta,
+                            pc,
+                            c.row_stride,
+                        )
+                    }
+                }
+            }
+            crate::DType::F64 => {
+                let (alpha, beta): (f64, f64) = (bytemuck::cast(alpha), bytemuck::cast(beta));
+                let (pa, pb, pc) = (pa.cast::<f64>(), pb.cast::<f64>(), pc.cast::<f64>());
+                // SAFETY: as for f32.
+                unsafe {
+                    if rows_ok {
+                        f64x::rows(
+                            m,
+                            n,
+                            k,
+                            alpha,
+                            pa,
+                            a.row_stride,
+                            a.col_stride,
+                            pb,
+                            b.row_stride,
+                            beta,
+                            pc,
+                            c.row_stride,
+                        )
+                    } else {
+                        f64x::cols(
+                            m,
+                            n,
+                            k,
+                            alpha,
+                            pa,
+                            a.row_stride,
+                            pb,
+                            b.col_stride,
+                            beta,
+                            pc,
+                            c.row_stride,
+                        )
+                    }
+                }
+            }
+        }
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (kernel, alpha, a, b, beta, c);
+        false
+    }
+}
+
+/// The two loops for one element type: `$E`, `$L` lanes, mask type `$M`, and its
+/// intrinsics (masked load/store, broadcast, FMA, multiply, sum across lanes).
+#[cfg(target_arch = "x86_64")]
+macro_rules! skinny_loops {
+    (
+        mod $mod:ident($E:ty, lanes = $L:literal, mask = $M:ty);
+        zero = $zero:path,
+        loadz = $loadz:path,
+        store = $store:path,
+        splat = $splat:path,
+        fma = $fma:path,
+        mul = $mul:path,
+        reduce = $reduce:path $(,)?
+    ) => {
+        mod $mod {
+            use std::arch::x86_64::*;
+
+            const L: usize = $L;
+            /// Vectors per column block of the few-rows loop.
+            const V: usize = 4;
+
+            /// The mask of the first `w` lanes (`w ≤ L`).
+            #[inline(always)]
+            fn mask(w: usize) -> $M {
+                if w >= L {
+                    !0
+                } else {
+                    ((1u32 << w) - 1) as $M
+                }
+            }
+
+            /// `C = alpha·A·B + beta·C` for m ≤ 4; `B(p, j) = b[p·rs_b + j]`,
+            /// `A(i, p) = a[i·rs_a + p·cs_a]`.
+            ///
+            /// # Safety
+            /// AVX-512F; every A(i, p), B(p, j), C(i, j) (i < m, p < k, j < n) addresses
+            /// a valid element, C's exclusively.
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn rows(
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                cs_a: usize,
+                b: *const $E,
+                rs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                // SAFETY (all calls): forwarded from the caller.
+                unsafe {
+                    match m {
+                        1 => rows_m::<1>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
+                        2 => rows_m::<2>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
+                        3 => rows_m::<3>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
+                        _ => rows_m::<4>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
+                    }
+                }
+            }
+
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn rows_m<const R: usize>(
+                n: usize,
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                cs_a: usize,
+                b: *const $E,
+                rs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                let mut j = 0;
+                while j < n {
+                    let w = (n - j).min(V * L);
+                    // SAFETY: columns j .. j + w of every row are inside the views.
+                    unsafe {
+                        match w.div_ceil(L) {
+                            1 => rows_block::<R, 1>(
+                                w,
+                                k,
+                                alpha,
+                                a,
+                                rs_a,
+                                cs_a,
+                                b.add(j),
+                                rs_b,
+                                beta,
+                                c.add(j),
+                                rs_c,
+                            ),
+                            2 => rows_block::<R, 2>(
+                                w,
+                                k,
+                                alpha,
+                                a,
+                                rs_a,
+                                cs_a,
+                                b.add(j),
+                                rs_b,
+                                beta,
+                                c.add(j),
+                                rs_c,
+                            ),
+                            3 => rows_block::<R, 3>(
+                                w,
+                                k,
+                                alpha,
+                                a,
+                                rs_a,
+                                cs_a,
+                                b.add(j),
+                                rs_b,
+                                beta,
+                                c.add(j),
+                                rs_c,
+                            ),
+                            _ => rows_block::<R, 4>(
+                                w,
+                                k,
+                                alpha,
+                                a,
+                                rs_a,
+                                cs_a,
+                                b.add(j),
+                                rs_b,
+                                beta,
+                                c.add(j),
+                                rs_c,
+                            ),
+                        }
+                    }
+                    j += w;
+                }
+            }
+
+            /// One R×w block of C (w ≤ NV·L), accumulated over all k in registers.
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+            unsafe fn rows_block<const R: usize, const NV: usize>(
+                w: usize,
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                cs_a: usize,
+                b: *const $E,
+                rs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                let masks: [$M; NV] = std::array::from_fn(|v| mask(w.saturating_sub(v * L)));
+                let mut acc = [[$zero(); NV]; R];
+                let mut bp = b;
+                let mut ap = a;
+                for _ in 0..k {
+                    let mut bv = [$zero(); NV];
+                    for v in 0..NV {
+                        // SAFETY: lanes under the mask are columns < w of row p of B.
+                        bv[v] = unsafe { $loadz(masks[v], bp.add(v * L)) };
+                    }
+                    for r in 0..R {
+                        // SAFETY: A(r, p) for r < m, p < k.
+                        let ar = $splat(unsafe { *ap.add(r * rs_a) });
+                        for v in 0..NV {
+                            acc[r][v] = $fma(ar, bv[v], acc[r][v]);
+                        }
+                    }
+                    bp = bp.wrapping_add(rs_b);
+                    ap = ap.wrapping_add(cs_a);
+                }
+                let va = $splat(alpha);
+                for r in 0..R {
+                    for v in 0..NV {
+                        // SAFETY: lanes under the mask are C(r, j) with j < w.
+                        unsafe {
+                            let cp = c.add(r * rs_c + v * L);
+                            let mut x = $mul(va, acc[r][v]);
+                            if beta != 0.0 {
+                                x = $fma($splat(beta), $loadz(masks[v], cp), x);
+                            }
+                            $store(cp, masks[v], x);
+                        }
+                    }
+                }
+            }
+
+            /// `C = alpha·A·B + beta·C` for n ≤ 4, A's rows and B's columns contiguous:
+            /// `A(i, p) = a[i·rs_a + p]`, `B(p, j) = b[p + j·cs_b]`.
+            ///
+            /// # Safety
+            /// As for [`rows`].
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn cols(
+                m: usize,
+                n: usize,
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                b: *const $E,
+                cs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                // SAFETY (all calls): forwarded from the caller.
+                unsafe {
+                    match n {
+                        1 => cols_n::<1>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
+                        2 => cols_n::<2>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
+                        3 => cols_n::<3>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
+                        _ => cols_n::<4>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
+                    }
+                }
+            }
+
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn cols_n<const N: usize>(
+                m: usize,
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                b: *const $E,
+                cs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                let mut i = 0;
+                while i + 4 <= m {
+                    // SAFETY: rows i .. i + 4 are inside the views.
+                    unsafe {
+                        cols_block::<4, N>(
+                            k,
+                            alpha,
+                            a.add(i * rs_a),
+                            rs_a,
+                            b,
+                            cs_b,
+                            beta,
+                            c.add(i * rs_c),
+                            rs_c,
+                        )
+                    };
+                    i += 4;
+                }
+                // SAFETY: as above, for the last m - i < 4 rows.
+                unsafe {
+                    match m - i {
+                        0 => {}
+                        1 => cols_block::<1, N>(
+                            k,
+                            alpha,
+                            a.add(i * rs_a),
+                            rs_a,
+                            b,
+                            cs_b,
+                            beta,
+                            c.add(i * rs_c),
+                            rs_c,
+                        ),
+                        2 => cols_block::<2, N>(
+                            k,
+                            alpha,
+                            a.add(i * rs_a),
+                            rs_a,
+                            b,
+                            cs_b,
+                            beta,
+                            c.add(i * rs_c),
+                            rs_c,
+                        ),
+                        _ => cols_block::<3, N>(
+                            k,
+                            alpha,
+                            a.add(i * rs_a),
+                            rs_a,
+                            b,
+                            cs_b,
+                            beta,
+                            c.add(i * rs_c),
+                            rs_c,
+                        ),
+                    }
+                }
+            }
+
+            /// One R×N block of C: R·N dot products of length k.
+            #[target_feature(enable = "avx512f")]
+            #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+            unsafe fn cols_block<const R: usize, const N: usize>(
+                k: usize,
+                alpha: $E,
+                a: *const $E,
+                rs_a: usize,
+                b: *const $E,
+                cs_b: usize,
+                beta: $E,
+                c: *mut $E,
+                rs_c: usize,
+            ) {
+                let mut acc = [[$zero(); N]; R];
+                let mut p = 0;
+                while p < k {
+                    let mk = mask(k - p);
+                    let mut bv = [$zero(); N];
+                    for j in 0..N {
+                        // SAFETY: lanes under the mask are B(p.., j), p < k.
+                        bv[j] = unsafe { $loadz(mk, b.add(j * cs_b + p)) };
+                    }
+                    for r in 0..R {
+                        // SAFETY: lanes under the mask are A(r, p..), p < k.
+                        let av = unsafe { $loadz(mk, a.add(r * rs_a + p)) };
+                        for j in 0..N {
+                            acc[r][j] = $fma(av, bv[j], acc[r][j]);
+                        }
+                    }
+                    p += L;
+                }
+                for r in 0..R {
+                    for j in 0..N {
+                        // SAFETY: C(r, j), r < R rows of this block, j < n.
+                        unsafe {
+                            let cp = c.add(r * rs_c + j);
+                            let s = alpha * $reduce(acc[r][j]);
+                            *cp = if beta == 0.0 { s } else { s + beta * *cp };
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+skinny_loops! {
+    mod f32x(f32, lanes = 16, mask = u16);
+    zero = _mm512_setzero_ps,
+    loadz = _mm512_maskz_loadu_ps,
+    store = _mm512_mask_storeu_ps,
+    splat = _mm512_set1_ps,
+    fma = _mm512_fmadd_ps,
+    mul = _mm512_mul_ps,
+    reduce = _mm512_reduce_add_ps,
+}
+
+#[cfg(target_arch = "x86_64")]
+skinny_loops! {
+    mod f64x(f64, lanes = 8, mask = u8);
+    zero = _mm512_setzero_pd,
+    loadz = _mm512_maskz_loadu_pd,
+    store = _mm512_mask_storeu_pd,
+    splat = _mm512_set1_pd,
+    fma = _mm512_fmadd_pd,
+    mul = _mm512_mul_pd,
+    reduce = _mm512_reduce_add_pd,
+}
