@@ -167,9 +167,10 @@ impl Tasks {
         // As many strips as MC blocks, rounded up to a multiple of the thread count so
         // that equal strips split evenly when every helper shows up.
         let strips = m.div_ceil(plan.mc).next_multiple_of(nt).min(row_panels);
-        // Packing B is a small part of the work (KC·NC elements against KC·NC·m FMAs); one
-        // chunk per thread lets each thread start on it as soon as it arrives.
-        let pack = nt.min(plan.nc.min(n).div_ceil(nr));
+        // Packing B is a small part of the work (KC·NC elements against KC·NC·m FMAs), but
+        // the helpers arrive some microseconds after the caller has started on it: four
+        // chunks per thread let a late helper still take a share.
+        let pack = (4 * nt).min(plan.nc.min(n).div_ceil(nr));
         let per_block = pack + strips;
         let k_blocks = k.div_ceil(plan.kc);
         Tasks {
