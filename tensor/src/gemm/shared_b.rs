@@ -69,7 +69,11 @@ pub(crate) fn run<E: Elem>(
                     break;
                 }
                 let task = tasks.get(t);
-                wait_until(&done, task.after);
+                if !wait_until(&done, task.after) {
+                    break; // another thread panicked
+                }
+                // Should this task panic, the others must not wait for it forever.
+                let guard = Abandon(&done);
                 let (jc, pc) = task.origin;
                 let (kcb, ncb) = (plan.kc.min(k - pc), plan.nc.min(n - jc));
                 let bblock = b.sub(pc, kcb, jc, ncb);
@@ -111,6 +115,7 @@ pub(crate) fn run<E: Elem>(
                 }
                 // Release: what this task wrote (packed B, or rows of C) is visible to
                 // whoever sees the count include it.
+                std::mem::forget(guard);
                 done.fetch_add(1, Ordering::AcqRel);
             }
         });
@@ -218,12 +223,32 @@ impl Tasks {
     }
 }
 
-/// Waits until `done` reaches `target`. Every task counted by `target` has been claimed by
-/// a running thread, so this ends; spinning briefly suits the usual microsecond waits,
-/// yielding the core afterwards suits a machine where the other thread is descheduled.
-fn wait_until(done: &AtomicUsize, target: usize) {
+/// A `done` count no product reaches: set when a task panicked.
+const ABANDONED: usize = usize::MAX / 2;
+
+/// Marks the product abandoned if dropped, i.e. if the task it guards unwinds; the panic
+/// then reaches the caller through `in_place_scope` instead of leaving the other threads
+/// waiting for a task that will never finish.
+struct Abandon<'a>(&'a AtomicUsize);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        self.0.store(ABANDONED, Ordering::Release);
+    }
+}
+
+/// Waits until `done` reaches `target`; false if the product was abandoned. Every task
+/// counted by `target` has been claimed by a running thread, so this ends; spinning
+/// briefly suits the usual microsecond waits, yielding the core afterwards suits a
+/// machine where the other thread is descheduled.
+fn wait_until(done: &AtomicUsize, target: usize) -> bool {
     let mut spins = 0u32;
-    while done.load(Ordering::Acquire) < target {
+    loop {
+        match done.load(Ordering::Acquire) {
+            ABANDONED.. => return false,
+            d if d >= target => return true,
+            _ => {}
+        }
         if spins < 200 {
             spins += 1;
             std::hint::spin_loop();
