@@ -317,8 +317,9 @@ pub(crate) fn run_seq<E: Elem>(
                     let mcb = mc.min(m - ic);
                     let ablock = a.sub(ic, mcb, pc, kcb);
                     let ap = pack_a_block(ablock, a_mode, mr, abuf);
-                    // ANCHOR_END: loop_3
+                    // Loops 2 and 1 (a function: the threaded driver calls it too).
                     inner_loops(spec, alpha, (ablock, ap, a_mode), &bb, c, ic, tile);
+                    // ANCHOR_END: loop_3
                 }
             }
         }
