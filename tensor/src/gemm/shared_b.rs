@@ -23,6 +23,7 @@
 //! wait is never for a thread that has not arrived. A helper that arrives after the last
 //! task was claimed finds nothing to do and returns.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::dispatch::{Elem, Spec};
@@ -55,6 +56,16 @@ pub(crate) fn run<E: Elem>(
     // calls allocates nothing.
     let mut bbuf = pack::with_buffers(|bufs| std::mem::take(&mut bufs.b));
     let shared = SharedBuf::new(bbuf.get::<E>(plan.b_len(spec.nr, n, k)));
+    let product = Product {
+        spec,
+        plan: &plan,
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        shared,
+    };
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let work = || {
@@ -74,44 +85,9 @@ pub(crate) fn run<E: Elem>(
                 }
                 // Should this task panic, the others must not wait for it forever.
                 let guard = Abandon(&done);
-                let (jc, pc) = task.origin;
-                let (kcb, ncb) = (plan.kc.min(k - pc), plan.nc.min(n - jc));
-                let bblock = b.sub(pc, kcb, jc, ncb);
-                let nr = spec.nr;
                 match task.kind {
-                    Kind::PackB { panels } if !panels.is_empty() => {
-                        let (j0, j1) = (panels.start * nr, (panels.end * nr).min(ncb));
-                        // SAFETY: pack tasks of one block cover disjoint panel ranges, and
-                        // no compute task reads the buffer until this phase has finished.
-                        let out = unsafe {
-                            shared.slice_mut(panels.start * nr * kcb, panels.len() * nr * kcb)
-                        };
-                        pack::pack_b(bblock.sub(0, kcb, j0, j1 - j0), nr, out);
-                    }
-                    Kind::Strip { rows } if !rows.is_empty() => {
-                        // SAFETY: this block's pack phase has finished (`wait_until`), and
-                        // the next block's pack phase waits for this task.
-                        let bp = unsafe { shared.slice(ncb.div_ceil(nr) * nr * kcb) };
-                        let bb = BBlock {
-                            view: bblock,
-                            packed: bp,
-                            mode: Mode::Packed,
-                            jc,
-                            beta: if pc == 0 { beta } else { E::ONE },
-                        };
-                        let ablock = a.sub(rows.start, rows.len(), pc, kcb);
-                        let ap = pack_a_block(ablock, plan.a_mode, spec.mr, abuf);
-                        inner_loops(
-                            spec,
-                            alpha,
-                            (ablock, ap, plan.a_mode),
-                            &bb,
-                            c,
-                            rows.start,
-                            tile,
-                        );
-                    }
-                    _ => {} // an empty chunk or strip (fewer panels than tasks)
+                    Kind::PackB { panels } => product.pack_b(task.origin, panels),
+                    Kind::Strip { rows } => product.strip(task.origin, rows, abuf, tile),
                 }
                 // Release: what this task wrote (packed B, or rows of C) is visible to
                 // whoever sees the count include it.
@@ -129,13 +105,79 @@ pub(crate) fn run<E: Elem>(
     pack::with_buffers(|bufs| bufs.b = bbuf);
 }
 
+/// What every thread needs to run a task of one product.
+struct Product<'p, 'a, E: Elem> {
+    spec: &'p Spec<E>,
+    plan: &'p Plan,
+    alpha: E,
+    a: MatRef<'a, E>,
+    b: MatRef<'a, E>,
+    beta: E,
+    c: CView<'a, E>,
+    shared: SharedBuf<E>,
+}
+
+impl<E: Elem> Product<'_, '_, E> {
+    /// The (jc, pc) block of B: its view and its KC×NC extent.
+    fn b_block(&self, (jc, pc): (usize, usize)) -> MatRef<'_, E> {
+        let (k, n) = (self.b.rows, self.b.cols);
+        let (kcb, ncb) = (self.plan.kc.min(k - pc), self.plan.nc.min(n - jc));
+        self.b.sub(pc, kcb, jc, ncb)
+    }
+
+    /// Packs NR panels `panels` of block `origin` of B into their place in the shared
+    /// buffer.
+    fn pack_b(&self, origin: (usize, usize), panels: Range<usize>) {
+        if panels.is_empty() {
+            return; // fewer panels than chunks
+        }
+        let bblock = self.b_block(origin);
+        let (kcb, ncb, nr) = (bblock.rows, bblock.cols, self.spec.nr);
+        let (j0, j1) = (panels.start * nr, (panels.end * nr).min(ncb));
+        // SAFETY: the pack tasks of one block cover disjoint panel ranges, and no strip
+        // reads the buffer until this phase has finished (the task order).
+        let out = unsafe {
+            self.shared
+                .slice_mut(panels.start * nr * kcb, panels.len() * nr * kcb)
+        };
+        pack::pack_b(bblock.sub(0, kcb, j0, j1 - j0), nr, out);
+    }
+
+    /// Rows `rows` of C against block `origin` of B, packed in the shared buffer: packs
+    /// that strip of A into `abuf`, then loops 2–1.
+    fn strip(&self, origin: (usize, usize), rows: Range<usize>, abuf: &mut [E], tile: &mut [E]) {
+        if rows.is_empty() {
+            return; // fewer row panels than strips
+        }
+        let (jc, pc) = origin;
+        let bblock = self.b_block(origin);
+        let (kcb, ncb, nr) = (bblock.rows, bblock.cols, self.spec.nr);
+        // SAFETY: this block's pack phase has finished (the task waited for it), and the
+        // next block's pack phase waits for this task.
+        let bp = unsafe { self.shared.slice(ncb.div_ceil(nr) * nr * kcb) };
+        let bb = BBlock {
+            view: bblock,
+            packed: bp,
+            mode: Mode::Packed,
+            jc,
+            beta: if pc == 0 { self.beta } else { E::ONE },
+        };
+        let a_mode = self.plan.a_mode;
+        let ablock = self.a.sub(rows.start, rows.len(), pc, kcb);
+        let ap = pack_a_block(ablock, a_mode, self.spec.mr, abuf);
+        let a = (ablock, ap, a_mode);
+        inner_loops(self.spec, self.alpha, a, &bb, self.c, rows.start, tile);
+    }
+}
+
 /// The numbered task list of one product: for each (jc, pc) block in loop order, `pack`
 /// B chunks and then `strips` row strips.
 struct Tasks {
     pack: usize,
     strips: usize,
-    /// Tasks per (jc, pc) block (`pack + strips`), and in all.
+    /// Tasks per (jc, pc) block (`pack + strips`).
     per_block: usize,
+    /// Tasks in all.
     total: usize,
     k_blocks: usize,
     kc: usize,
@@ -152,9 +194,9 @@ struct Tasks {
 /// What one task does.
 enum Kind {
     /// Pack these NR panels of the block of B.
-    PackB { panels: std::ops::Range<usize> },
+    PackB { panels: Range<usize> },
     /// Compute these rows of C against the block of B.
-    Strip { rows: std::ops::Range<usize> },
+    Strip { rows: Range<usize> },
 }
 
 struct Task {
