@@ -328,6 +328,7 @@ pub(crate) fn run_seq<E: Elem>(
 
 /// Packs the A block as its mode says into `abuf` (packed: all of it; direct: only the
 /// partial last panel, if any) and returns the packed part.
+#[inline(always)] // part of loop 3 (measured: without it f64 100x192x784:nt ran 1–2 % slower)
 pub(crate) fn pack_a_block<'b, E: Elem>(
     ablock: MatRef<'_, E>,
     mode: Mode,
