@@ -356,6 +356,91 @@ fn odd_and_blocking_boundary_sizes() {
     });
 }
 
+/// Shapes that take the multi-threaded driver sharing packed B blocks (A and B both packed,
+/// m ≥ n): odd sizes, so strips and B chunks are uneven and edge tiles are partial; k over
+/// several KC blocks and n over several NC blocks (forced small), every transpose and
+/// alpha/beta (beta ≠ 0 accumulates only on the first KC block), 2 and 3 threads.
+#[test]
+fn shared_b_threaded_path() {
+    let _guard = lock();
+    let _restore = Restore;
+    let mut rng = Lcg(11);
+    let before = gemm::testing::shared_b_runs();
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        for (blocking, threads) in [
+            (Some((100, 30, 50)), 2),
+            (Some((100, 30, 50)), 3),
+            (None, 2),
+        ] {
+            gemm::testing::set_blocking(blocking);
+            gemm::set_num_threads(threads);
+            let ctx = format!("kernel={kernel} threads={threads} blocking={blocking:?}");
+            // Row-major A is packed from lda ≥ 1024 f32 (k = 1030); column-major from m.
+            check_shape::<f32>(&mut rng, 200, 150, 1030, 0, &ctx);
+            check_shape::<f32>(&mut rng, 1031, 97, 300, 3, &ctx);
+            check_shape::<f64>(&mut rng, 131, 101, 517, 0, &ctx);
+        }
+    }
+    assert!(
+        gemm::testing::shared_b_runs() > before,
+        "no product took the shared-B driver"
+    );
+    report("shared_b_threaded_path", &gemm::available_kernels());
+}
+
+/// A GEMM called from inside rayon jobs (course::sweep trains on rayon) must not wait for
+/// pool threads that are busy: large threaded products run simultaneously on every worker
+/// of a 2-thread pool, and nested (two per worker through `join`), must finish and agree
+/// with the single-threaded result.
+#[test]
+fn threaded_gemm_inside_busy_rayon_pool() {
+    let _guard = lock();
+    let _restore = Restore;
+    let mut rng = Lcg(12);
+    // Both operands packed and m ≥ n: the shared-B driver.
+    let (m, n, k) = (1031, 300, 1030);
+    let a = rng.vec::<f32>(m * k);
+    let b = rng.vec::<f32>(k * n);
+    let mut want = vec![0.0f32; m * n];
+    gemm::set_num_threads(1);
+    let (av, bv) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+    gemm(1.0, av, bv, 0.0, MatMut::new(&mut want, m, n));
+    gemm::set_num_threads(2);
+    gemm::testing::set_min_fmas_per_thread(Some(1));
+    let before = gemm::testing::shared_b_runs();
+    // A detached thread runs the pool, so that a deadlock fails the test after a timeout
+    // instead of hanging the run.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let one = || {
+            let mut c = vec![0.0f32; m * n];
+            let (a, b) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+            gemm(1.0, a, b, 0.0, MatMut::new(&mut c, m, n));
+            c == want
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let ok = pool.broadcast(|_| {
+            let (x, (y, z)) = rayon::join(one, || rayon::join(one, one));
+            x && y && z
+        });
+        let _ = tx.send(ok);
+    });
+    let ok = rx
+        .recv_timeout(std::time::Duration::from_secs(300))
+        .expect("nested threaded GEMMs in a busy pool did not finish (deadlock?)");
+    assert_eq!(
+        ok,
+        [true, true],
+        "a nested threaded GEMM gave a wrong result"
+    );
+    assert!(gemm::testing::shared_b_runs() >= before + 6);
+}
+
 #[test]
 fn large_threaded_product() {
     // Big enough that 2 threads are used with the tuned thresholds; one transpose combo

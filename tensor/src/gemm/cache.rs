@@ -26,7 +26,8 @@
 //! - MC: the MC×KC block of A is reused by every B micro-panel of the NC block, so it must
 //!   stay in L2 while B micro-panels stream through it: half of L2.
 //! - NC: the KC×NC block of B is reused by every MC block, so it should stay in L3: half
-//!   of this core's share of L3 (every thread packs its own copy, see `threading`).
+//!   of this core's share of L3 (threads that split rows share one packed copy, see
+//!   `threading`, but other splits still pack one each).
 //!
 //! Sources, in order: Linux sysfs (`/sys/devices/system/cpu/cpu0/cache/index*/`), CPUID
 //! (x86-64 deterministic cache parameters, leaf 4 or AMD's 0x8000_001D), else constants

@@ -18,7 +18,8 @@
 //! - `dispatch.rs` picks the best kernel the CPU supports at run time, or the one forced
 //!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
-//!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`;
+//!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`; `shared_b.rs` is the threaded driver
+//!   in which the threads share each packed block of B;
 //! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
 //!   linear probe's logits and weight gradient) with loops that pad nothing;
 //! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
@@ -42,6 +43,7 @@ mod dispatch;
 mod driver;
 mod kernels;
 mod pack;
+mod shared_b;
 mod skinny;
 mod small;
 pub mod stats;
@@ -86,6 +88,12 @@ pub mod testing {
     /// on this machine), so tests can exercise the threaded split on tiny shapes.
     pub fn set_min_fmas_per_thread(n: Option<usize>) {
         super::threading::MIN_FMAS.store(n.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// How many products so far took the multi-threaded driver that shares packed B
+    /// blocks, so tests can check that their shapes reach it.
+    pub fn shared_b_runs() -> usize {
+        super::shared_b::RUNS.load(Ordering::Relaxed)
     }
 }
 

@@ -7,21 +7,29 @@
 //! thread computes the first part itself (`in_place_scope`), so two threads need only one
 //! hand-off.
 //!
-//! The split is coarse: C is cut into contiguous row ranges (whole MR panels) or column
-//! ranges (whole NR panels), claimed dynamically by the threads, and each part runs the
-//! whole blocked algorithm with its thread's own packing buffers — no synchronisation
-//! inside a part. The price is that
-//! every thread packs the operand that is not split (if the driver packs it at all):
-//! splitting rows re-packs B (k·n elements per thread), splitting columns re-packs A
-//! (m·k). So we split along the packed operand when the other is read in place (nothing
-//! duplicated), else the dimension that duplicates the smaller operand. Against
-//! 2·m·n·k/nt flops per thread this is noise for the sizes that get threads at all.
+//! Two ways to split, chosen by which operands the driver packs:
+//!
+//! - When B is packed and rows are split (the large square-ish products), the threads
+//!   cooperate on every KC×NC block of B: it is packed once, into one buffer that all of
+//!   them read, and each thread computes row strips of C against it with its own packed A
+//!   (`shared_b.rs`, the BLIS scheme). Splitting rows with a private copy of B per thread
+//!   would pack all of B once per thread and keep one copy of each block per thread in
+//!   the caches.
+//! - Otherwise C is cut into contiguous row ranges (whole MR panels) or column ranges
+//!   (whole NR panels), claimed dynamically by the threads, and each part runs the whole
+//!   blocked algorithm with its thread's own packing buffers — no synchronisation inside
+//!   a part. Splitting columns re-packs A (m·k) in every thread if A is packed, so we
+//!   split along the packed operand when the other is read in place (nothing
+//!   duplicated), else the larger dimension; the column split with both operands packed
+//!   (n > m) is the one case that still duplicates packing, against 2·m·n·k/nt flops per
+//!   thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use super::dispatch::{Elem, Spec};
 use super::driver::{packs, run_seq, CView};
+use super::shared_b;
 use super::{MatMut, MatRef};
 
 // ANCHOR: threshold
@@ -190,6 +198,11 @@ pub(crate) fn run<E: Elem>(
     };
     if nt == 1 {
         run_seq(spec, alpha, a, b, beta, c);
+        return;
+    }
+    if split_rows && pack_b {
+        // Splitting rows would make every thread pack all of B: share it instead.
+        shared_b::run(spec, alpha, a, b, beta, c, nt);
         return;
     }
     // The parts are claimed dynamically from a shared counter by the calling thread and
