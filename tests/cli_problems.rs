@@ -154,3 +154,38 @@ fn every_quick_run_passes_including_the_largest_seed() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn gemm_stats_print_a_table_and_a_bad_peak_is_refused_before_the_run() {
+    let out_dir = scratch("gemm_stats").join("pca");
+    let args = [
+        "--quick".to_string(),
+        "--out".to_string(),
+        out_dir.display().to_string(),
+    ];
+    let with_env = |peak: &str| {
+        Command::new(course::example_bin::path("pca_linear_ae"))
+            .args(&args)
+            .env("FERROGRAD_GEMM_STATS", "1")
+            .env("FERROGRAD_GEMM_PEAK", peak)
+            .timeout(TIMEOUT)
+            .output()
+            .expect("running pca_linear_ae")
+    };
+    let good = with_env("250");
+    let stderr = String::from_utf8_lossy(&good.stderr);
+    assert!(good.status.success(), "{stderr}");
+    assert!(stderr.contains("GEMM calls by shape"), "{stderr}");
+    assert!(stderr.contains("%peak"), "{stderr}");
+    let bad = with_env("fast");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("FERROGRAD_GEMM_PEAK=\"fast\": expected a positive number"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).is_empty(),
+        "the run must not start"
+    );
+}

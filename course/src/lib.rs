@@ -73,6 +73,8 @@ impl Run {
     /// Starts timing.
     pub fn start() -> Self {
         if gemm_stats_requested() {
+            // Checked before any work, so a typo does not cost a whole run.
+            gemm_stats_peak();
             ferrograd::tensor::gemm::stats::reset();
             ferrograd::tensor::gemm::stats::set_enabled(true);
         }
@@ -89,15 +91,29 @@ impl Run {
     /// Prints the final `wall time: S.SS s` line.
     pub fn finish(self) {
         if gemm_stats_requested() {
-            let peak = std::env::var("FERROGRAD_GEMM_PEAK")
-                .ok()
-                .and_then(|s| s.trim().parse::<f64>().ok());
+            let peak = gemm_stats_peak();
             eprint!(
                 "GEMM calls by shape (FERROGRAD_GEMM_STATS; time = wall time per call):\n{}",
                 ferrograd::tensor::gemm::stats::table(25, peak)
             );
         }
         println!("wall time: {:.2} s", self.elapsed());
+    }
+}
+
+/// `FERROGRAD_GEMM_PEAK` as GFLOP/s, if set; exits naming it if it is not a positive
+/// number.
+fn gemm_stats_peak() -> Option<f64> {
+    let s = std::env::var("FERROGRAD_GEMM_PEAK").ok()?;
+    match s.trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && p > 0.0 => Some(p),
+        _ => {
+            eprintln!(
+                "error: FERROGRAD_GEMM_PEAK={s:?}: expected a positive number of GFLOP/s \
+                 (the one-core f32 peak that bench_gemm prints)"
+            );
+            std::process::exit(2)
+        }
     }
 }
 
