@@ -16,18 +16,32 @@ if [ ${#problems[@]} -eq 0 ]; then
             scaled_dot_product argmax_attention kernel_attention)
 fi
 
-trap 'rm -f book/src/homework/*/output.txt.tmp' EXIT
+trap 'rm -f book/src/homework/*/output.txt.tmp book/src/homework/*/*/output.txt.tmp' EXIT
 cargo build --release --examples
-for p in "${problems[@]}"; do
-  bin="target/release/examples/$p"
+# run_into <folder> <problem> [flags...]: the example's output and files into <folder>.
+run_into() {
+  local out=$1 p=$2
+  shift 2
+  local bin="target/release/examples/$p"
   [ -x "$bin" ] || { echo "book-outputs: no example named $p" >&2; exit 2; }
-  out="book/src/homework/$p"
   mkdir -p "$out"
-  echo "book-outputs: $p"
+  echo "book-outputs: $p $*"
   {
-    echo "\$ cargo run --release --example $p"
+    if [ $# -gt 0 ]; then
+      echo "\$ cargo run --release --example $p -- $*"
+    else
+      echo "\$ cargo run --release --example $p"
+    fi
     echo "# $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-    "$bin" --out "$out" 2>&1
+    "$bin" "$@" --out "$out" 2>&1
   } | sed "s|$root/||g" >"$out/output.txt.tmp"
   mv "$out/output.txt.tmp" "$out/output.txt"
+}
+
+for p in "${problems[@]}"; do
+  run_into "book/src/homework/$p" "$p"
+  # The MNIST chapter also compares the three kinds of autoencoder.
+  if [ "$p" = autoencoders_mnist ]; then
+    run_into "book/src/homework/$p/all_models" "$p" --model vanilla,denoising,masked
+  fi
 done
