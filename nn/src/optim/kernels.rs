@@ -137,54 +137,51 @@ fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
     }
 }
 
-/// The loops again, compiled with AVX2 + FMA: 8 `f32` lanes and `mul_add` as one
-/// instruction. `#[inline(always)]` bodies take on the features of the function they are
-/// inlined into.
+/// A module with the loops compiled for the target features `$features`:
+/// `#[inline(always)]` bodies take on the features of the function they are inlined into.
 #[cfg(target_arch = "x86_64")]
-mod avx2_fma {
-    use super::{AdamStep, SgdStep};
-    use ferrograd_tensor::Float;
+macro_rules! loops_with_features {
+    ($(#[$doc:meta])* mod $name:ident, $features:literal) => {
+        $(#[$doc])*
+        mod $name {
+            use super::{AdamStep, SgdStep};
+            use ferrograd_tensor::Float;
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn adam_loop<T: Float>(
-        p: &mut [T],
-        g: &[T],
-        m: &mut [T],
-        v: &mut [T],
-        k: AdamStep<T>,
-    ) {
-        super::adam_loop(p, g, m, v, k)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn adam_loop<T: Float>(
+                p: &mut [T],
+                g: &[T],
+                m: &mut [T],
+                v: &mut [T],
+                k: AdamStep<T>,
+            ) {
+                super::adam_loop(p, g, m, v, k)
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
-        super::sgd_loop(p, g, buf, k)
-    }
+            #[target_feature(enable = $features)]
+            pub(super) fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
+                super::sgd_loop(p, g, buf, k)
+            }
+        }
+    };
 }
 
-/// The loops once more, compiled with AVX-512: 16 `f32` lanes, so half the instructions
-/// of the AVX2 copy for the divisions and square roots that bound Adam's loop.
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::{AdamStep, SgdStep};
-    use ferrograd_tensor::Float;
+loops_with_features!(
+    /// The loops again, compiled with AVX2 + FMA: 8 `f32` lanes and `mul_add` as one
+    /// instruction.
+    mod avx2_fma,
+    "avx2,fma"
+);
 
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) fn adam_loop<T: Float>(
-        p: &mut [T],
-        g: &[T],
-        m: &mut [T],
-        v: &mut [T],
-        k: AdamStep<T>,
-    ) {
-        super::adam_loop(p, g, m, v, k)
-    }
-
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
-        super::sgd_loop(p, g, buf, k)
-    }
-}
+#[cfg(target_arch = "x86_64")]
+loops_with_features!(
+    /// The loops once more, compiled with AVX-512: 16 `f32` lanes, so half the
+    /// instructions of the AVX2 copy for the divisions and square roots that bound Adam's
+    /// loop.
+    mod avx512,
+    "avx512f,fma"
+);
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {

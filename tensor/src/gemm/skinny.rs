@@ -58,15 +58,16 @@ pub(crate) fn try_run<E: Elem>(
         // B(p, j), C(i, j) for i < m, p < k, j < n.
         let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
         let pc = c.data.as_mut_ptr();
-        match E::DTYPE {
-            crate::DType::F32 => {
-                let (alpha, beta): (f32, f32) = (bytemuck::cast(alpha), bytemuck::cast(beta));
-                let (pa, pb, pc) = (pa.cast::<f32>(), pb.cast::<f32>(), pc.cast::<f32>());
+        // One call for either element type: `$T` and the module of its loops.
+        macro_rules! call {
+            ($T:ty, $loops:ident) => {{
+                let (alpha, beta): ($T, $T) = (bytemuck::cast(alpha), bytemuck::cast(beta));
+                let (pa, pb, pc) = (pa.cast::<$T>(), pb.cast::<$T>(), pc.cast::<$T>());
                 // SAFETY: AVX-512F checked above; pointers and strides describe validated
                 // views (see above), C exclusively borrowed.
                 unsafe {
                     if rows_ok {
-                        f32x::rows(
+                        $loops::rows(
                             m,
                             n,
                             k,
@@ -81,7 +82,7 @@ pub(crate) fn try_run<E: Elem>(
                             c.row_stride,
                         )
                     } else {
-                        f32x::cols(
+                        $loops::cols(
                             m,
                             n,
                             k,
@@ -96,44 +97,11 @@ pub(crate) fn try_run<E: Elem>(
                         )
                     }
                 }
-            }
-            crate::DType::F64 => {
-                let (alpha, beta): (f64, f64) = (bytemuck::cast(alpha), bytemuck::cast(beta));
-                let (pa, pb, pc) = (pa.cast::<f64>(), pb.cast::<f64>(), pc.cast::<f64>());
-                // SAFETY: as for f32.
-                unsafe {
-                    if rows_ok {
-                        f64x::rows(
-                            m,
-                            n,
-                            k,
-                            alpha,
-                            pa,
-                            a.row_stride,
-                            a.col_stride,
-                            pb,
-                            b.row_stride,
-                            beta,
-                            pc,
-                            c.row_stride,
-                        )
-                    } else {
-                        f64x::cols(
-                            m,
-                            n,
-                            k,
-                            alpha,
-                            pa,
-                            a.row_stride,
-                            pb,
-                            b.col_stride,
-                            beta,
-                            pc,
-                            c.row_stride,
-                        )
-                    }
-                }
-            }
+            }};
+        }
+        match E::DTYPE {
+            crate::DType::F32 => call!(f32, f32x),
+            crate::DType::F64 => call!(f64, f64x),
         }
         true
     }
