@@ -388,13 +388,19 @@ pub fn corrupt_into(
             }
         }
         ModelKind::Masked => {
-            // Compare 24 random bits against p·2²⁴: one draw of a u64 gives two decisions.
+            // Compare 24 random bits against p·2²⁴: one draw of a u64 gives two decisions,
+            // its low half then its high half. The draws are made a block at a time, so
+            // the compare-and-select loop runs on whole vectors.
             let thresh = (cfg.mask_prob as f64 * (1u64 << 24) as f64) as u32;
-            for (pair, clean) in dst.chunks_mut(2).zip(src.chunks(2)) {
-                let r = rng.random::<u64>();
-                for (j, (v, &c)) in pair.iter_mut().zip(clean).enumerate() {
-                    let drop = ((r >> (32 * j)) as u32 & 0xFF_FFFF) < thresh;
-                    *v = if drop { 0.0 } else { c };
+            let mut bits = [0u32; BLOCK];
+            for (dst, src) in dst.chunks_mut(BLOCK).zip(src.chunks(BLOCK)) {
+                for pair in bits[..dst.len().next_multiple_of(2)].chunks_exact_mut(2) {
+                    let r = rng.random::<u64>();
+                    pair[0] = r as u32;
+                    pair[1] = (r >> 32) as u32;
+                }
+                for ((v, &c), &r) in dst.iter_mut().zip(src).zip(&bits) {
+                    *v = if r & 0xFF_FFFF < thresh { 0.0 } else { c };
                 }
             }
         }
@@ -608,5 +614,74 @@ mod loss_tests {
         let per_sample = squared_error_per_sample(&x, &y).item();
         let mse = MSELoss::new().forward(&x, &y).item();
         assert!((per_sample - 6.0 * mse).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod corrupt_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn config(kind: ModelKind) -> TrainConfig {
+        TrainConfig {
+            kind,
+            noise_std: 0.5,
+            mask_prob: 0.25,
+            lr: 1e-3,
+            epochs: 1,
+            batch_size: 1,
+            probe: ProbeConfig {
+                classes: 2,
+                lr: 1e-3,
+                epochs: 1,
+                batch_size: 1,
+                max_batches: None,
+            },
+        }
+    }
+
+    #[test]
+    fn masking_follows_the_documented_rule_with_a_ragged_tail() {
+        // 1001 entries: several blocks, then a tail of odd length.
+        let clean = Tensor::<f32>::from_fn([7, 143], |i| 1.0 + i as f32);
+        let cfg = config(ModelKind::Masked);
+        let mut out = Tensor::zeros([1]);
+        corrupt_into(&clean, &mut out, &cfg, &mut SmallRng::seed_from_u64(9));
+        // The rule, one u64 per pair of entries (low half, then high half): entry i is
+        // dropped when its 24 low bits fall below p·2²⁴.
+        let mut rng = SmallRng::seed_from_u64(9);
+        let thresh = (0.25f64 * (1u64 << 24) as f64) as u32;
+        let mut dropped = 0;
+        for (pair, (o, c)) in out.data().chunks(2).zip(clean.data().chunks(2)).enumerate() {
+            let r = rng.random::<u64>();
+            for j in 0..o.len() {
+                let drop = ((r >> (32 * j)) as u32 & 0xFF_FFFF) < thresh;
+                let want = if drop { 0.0 } else { c[j] };
+                assert_eq!(o[j], want, "entry {}", 2 * pair + j);
+                dropped += usize::from(drop);
+            }
+        }
+        let share = dropped as f64 / 1001.0;
+        assert!((share - 0.25).abs() < 0.05, "dropped {share}");
+    }
+
+    #[test]
+    fn vanilla_copies_and_denoising_adds_noise_of_the_given_scale() {
+        let clean = Tensor::<f32>::from_fn([100, 100], |i| (i % 7) as f32);
+        let mut out = Tensor::zeros([1]);
+        let mut rng = SmallRng::seed_from_u64(3);
+        corrupt_into(&clean, &mut out, &config(ModelKind::Vanilla), &mut rng);
+        assert_eq!(out.data(), clean.data());
+        corrupt_into(&clean, &mut out, &config(ModelKind::Denoising), &mut rng);
+        let n = clean.numel() as f64;
+        let diffs: Vec<f64> = (out.data().iter().zip(clean.data()))
+            .map(|(&o, &c)| f64::from(o - c))
+            .collect();
+        let mean = diffs.iter().sum::<f64>() / n;
+        let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!(
+            mean.abs() < 0.02 && (sd - 0.5).abs() < 0.02,
+            "mean {mean}, sd {sd}"
+        );
     }
 }
