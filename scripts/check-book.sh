@@ -62,9 +62,9 @@ def chapters():
 def rel(p):
     return os.path.relpath(p, os.path.dirname(src))
 
-def strip_code(text):
-    """Blanks fenced code blocks and inline code (links there are not links), keeping
-    line numbers."""
+def strip_code(text, keep_inline=False):
+    """Blanks fenced code blocks and (unless keep_inline) inline code, where links are not
+    links, keeping line numbers."""
     out, fence = [], None
     for line in text.split("\n"):
         m = re.match(r"^\s*(```+|~~~+)", line)
@@ -76,14 +76,14 @@ def strip_code(text):
                 fence = None
             out.append("")
         else:
-            out.append(re.sub(r"`[^`]*`", "``", line))
+            out.append(line if keep_inline else re.sub(r"`[^`]*`", "``", line))
     return out
 
 def heading_ids(path):
     """Heading ids as mdBook makes them: text lower-cased, markup removed, spaces to
     '-', only alphanumerics, '-' and '_' kept; repeats get -1, -2, ..."""
     ids, seen = set(), {}
-    for line in strip_code_keep_inline(open(path, encoding="utf-8").read()):
+    for line in strip_code(open(path, encoding="utf-8").read(), keep_inline=True):
         m = re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
         if not m:
             continue
@@ -96,21 +96,6 @@ def heading_ids(path):
         seen[slug] = n + 1
         ids.add(slug if n == 0 else f"{slug}-{n}")
     return ids
-
-def strip_code_keep_inline(text):
-    out, fence = [], None
-    for line in text.split("\n"):
-        m = re.match(r"^\s*(```+|~~~+)", line)
-        if fence is None and m:
-            fence = m.group(1)
-            out.append("")
-        elif fence is not None:
-            if line.strip().startswith(fence):
-                fence = None
-            out.append("")
-        else:
-            out.append(line)
-    return out
 
 include_re = re.compile(r"(?<!\\)\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
 link_re = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")

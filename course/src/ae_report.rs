@@ -96,7 +96,7 @@ fn share_code_side(e: &Tensor<f64>, sigma: &Tensor<f64>, w: &[f64]) -> f64 {
     let var = w.matmul_t(true, &sigma_w, false).data()[0];
     let c = e.matmul(&sigma_w);
     let m = e.matmul(sigma).matmul_t(false, e, true);
-    pinv_quadratic_form(&m, c.data()) / var
+    spectral_sum(&m, c.data(), |value| value) / var
 }
 
 /// The same share from the d×d side. With `S = Σ^{1/2}`, `F = ES` and `u = Sw`:
@@ -111,23 +111,14 @@ fn share_data_side(e: &Tensor<f64>, sigma: &Tensor<f64>, w: &[f64]) -> f64 {
     let u = s.matmul(&Tensor::from_vec(w.to_vec(), [d, 1]));
     let f = e.matmul(&s);
     let g = f.matmul_t(true, &f, false);
-    let (values, vectors) = eigh(&g);
-    let top = values.iter().copied().fold(0.0, f64::max);
-    let projected: f64 = (0..d)
-        .filter(|&j| values[j] > 1e-12 * top)
-        .map(|j| {
-            let p: f64 = (0..d)
-                .map(|i| vectors.data()[i * d + j] * u.data()[i])
-                .sum();
-            p * p
-        })
-        .sum();
+    let projected = spectral_sum(&g, u.data(), |_| 1.0);
     projected / u.data().iter().map(|x| x * x).sum::<f64>()
 }
 
-/// `xᵀM⁺x` over the eigenpairs of the symmetric matrix M, skipping directions with a
-/// (relatively) zero eigenvalue.
-fn pinv_quadratic_form(m: &Tensor<f64>, x: &[f64]) -> f64 {
+/// `Σ_j (v_jᵀx)² / scale(λ_j)` over the eigenpairs `(λ_j, v_j)` of the symmetric matrix M,
+/// skipping directions with a (relatively) zero eigenvalue: `scale = λ` gives `xᵀM⁺x`,
+/// `scale = 1` the squared length of x's projection onto M's range.
+fn spectral_sum(m: &Tensor<f64>, x: &[f64], scale: impl Fn(f64) -> f64) -> f64 {
     let (values, vectors) = eigh(m);
     let k = values.len();
     let top = values.iter().copied().fold(0.0, f64::max);
@@ -135,7 +126,7 @@ fn pinv_quadratic_form(m: &Tensor<f64>, x: &[f64]) -> f64 {
         .filter(|&j| values[j] > 1e-12 * top)
         .map(|j| {
             let proj: f64 = (0..k).map(|i| vectors.data()[i * k + j] * x[i]).sum();
-            proj * proj / values[j]
+            proj * proj / scale(values[j])
         })
         .sum()
 }

@@ -16,6 +16,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::dispatch::{Elem, Kernel};
+use super::skinny::MAX_SKINNY;
 use super::{MatMut, MatRef};
 
 /// Products with at most this many multiply-adds (`m·n·k`) take this path (when B's rows
@@ -31,8 +32,8 @@ pub(crate) const SMALL_MAX_FMAS_AVX512: usize = 256;
 pub(crate) fn takes(kernel: Kernel, m: usize, n: usize, k: usize) -> bool {
     let fmas = m.saturating_mul(n).saturating_mul(k);
     match kernel {
-        // Rows ≤ 4 go to `skinny`, columns ≤ 4 and larger products to the driver.
-        Kernel::Avx512 => m > 4 && n > 4 && fmas <= SMALL_MAX_FMAS_AVX512,
+        // Few rows go to `skinny`, few columns and larger products to the driver.
+        Kernel::Avx512 => m > MAX_SKINNY && n > MAX_SKINNY && fmas <= SMALL_MAX_FMAS_AVX512,
         _ => fmas <= SMALL_MAX_FMAS,
     }
 }
