@@ -32,11 +32,9 @@ impl<T: Float> Var<T> {
                     b.shape(),
                     w.shape()
                 );
-                let mut y = Vec::with_capacity(batch * out);
-                for _ in 0..batch {
-                    y.extend_from_slice(b.data());
-                }
-                Tensor::from_vec(y, [batch, out])
+                // `repeat` doubles the filled prefix with each copy: log₂(batch) copies,
+                // not one per row (a 2-class probe's bias is 2 numbers, 200 times).
+                Tensor::from_vec(b.data().repeat(batch), [batch, out])
             }
             None => Tensor::zeros([batch, out]),
         };
