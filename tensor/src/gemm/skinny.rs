@@ -435,6 +435,11 @@ macro_rules! skinny_loops {
                         bv[j] = unsafe { $loadz(mk, b.add(j * cs_b + p)) };
                     }
                     for r in 0..R {
+                        // The same columns of the next block's rows: a hint only (a
+                        // prefetch never faults), so the address may lie past the end.
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            a.wrapping_add((r + R) * rs_a + p).cast::<i8>(),
+                        );
                         // SAFETY: lanes under the mask are A(r, p..), p < k.
                         let av = unsafe { $loadz(mk, a.add(r * rs_a + p)) };
                         for j in 0..N {
