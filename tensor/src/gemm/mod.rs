@@ -48,6 +48,8 @@ mod skinny;
 mod small;
 pub mod stats;
 mod threading;
+#[cfg(target_arch = "x86_64")]
+mod transpose;
 
 pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{

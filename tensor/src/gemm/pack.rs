@@ -179,6 +179,13 @@ fn pack_transposed<E: Elem>(
     kc: usize,
     panel: &mut [E],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if E::DTYPE == crate::DType::F32 && super::dispatch::Kernel::Avx512.is_available() {
+        // The same panel, sixteen elements per instruction (see `transpose`).
+        let (src, panel) = (bytemuck::cast_slice(src), bytemuck::cast_slice_mut(panel));
+        super::transpose::pack_transposed_f32(src, base, ld, lanes, width, kc, panel);
+        return;
+    }
     match (width, lanes == width) {
         (4, true) => transpose_full::<E, 4>(src, base, ld, kc, panel),
         (6, true) => transpose_full::<E, 6>(src, base, ld, kc, panel),
