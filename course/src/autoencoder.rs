@@ -274,7 +274,15 @@ pub fn train_and_probe(
         .probe
         .max_batches
         .map_or(n_valid, |b| (b * cfg.probe.batch_size).min(n_valid));
-    let valid_x = Var::constant(data.valid.x.narrow(0, 0, probe_rows));
+    // Split into the probe's batches once: every measurement encodes them batch by batch,
+    // so the codes arrive already split (no copy of a [rows, latent] tensor per probe).
+    let valid_batches: Vec<Var<f32>> = (0..probe_rows)
+        .step_by(cfg.probe.batch_size.max(1))
+        .map(|s| {
+            let e = (s + cfg.probe.batch_size).min(probe_rows);
+            Var::constant(data.valid.x.narrow(0, s, e))
+        })
+        .collect();
     let test_x = Var::constant(data.test.x.clone());
 
     let measure = |hist: &mut History, rng: &mut SmallRng| -> Result<(), String> {
@@ -291,8 +299,8 @@ pub fn train_and_probe(
         }
         let (acc, f2) = probe_accuracy(
             model,
-            &valid_x,
-            &data.valid.labels,
+            &valid_batches,
+            &data.valid.labels[..probe_rows],
             &test_x,
             &data.test.labels,
             &cfg.probe,
@@ -426,35 +434,28 @@ pub fn validation_loss(model: &Autoencoder, x: &Tensor<f32>) -> (f64, u64) {
     (total / n.max(1) as f64, flops)
 }
 
-/// Trains a fresh linear probe on the frozen encoder's features of `train_x` (in batches
-/// of `cfg.batch_size`, the first `cfg.max_batches` of them) and returns its accuracy on
-/// `test_x`, with the flops spent.
+/// Trains a fresh linear probe on the frozen encoder's codes of `train_batches` (every
+/// epoch, in order) and returns its accuracy on the codes of `test_x`, with the flops
+/// spent.
 pub fn probe_accuracy(
     model: &Autoencoder,
-    train_x: &Var<f32>,
+    train_batches: &[Var<f32>],
     train_labels: &[usize],
     test_x: &Var<f32>,
     test_labels: &[usize],
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
-    let n_train = train_x.value().rows();
-    let used = cfg
-        .max_batches
-        .map_or(n_train, |b| (b * cfg.batch_size).min(n_train));
-    let (train_feats, test_feats) = no_grad(|| {
-        let head = if used == n_train {
-            train_x.clone()
-        } else {
-            Var::constant(train_x.value().narrow(0, 0, used))
-        };
-        (model.encode(&head), model.encode(test_x))
+    let used: usize = train_batches.iter().map(|b| b.value().rows()).sum();
+    let (train_codes, test_codes) = no_grad(|| {
+        let codes: Vec<Var<f32>> = train_batches.iter().map(|b| model.encode(b)).collect();
+        (codes, model.encode(test_x))
     });
     let flops = model.encoder_flops(used) + model.encoder_flops(test_labels.len());
-    let (acc, probe_flops) = train_linear_probe(
-        &train_feats.value(),
+    let (acc, probe_flops) = train_probe_on_batches(
+        &train_codes,
         &train_labels[..used],
-        &test_feats.value(),
+        &test_codes.value(),
         test_labels,
         cfg,
         rng,
@@ -472,23 +473,41 @@ pub fn train_linear_probe(
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
-    let (n, f) = (train_x.rows(), train_x.cols());
+    let n = train_x.rows();
+    // Built once: each epoch reuses the same constant batches.
+    let batches: Vec<Var<f32>> = (0..n)
+        .step_by(cfg.batch_size.max(1))
+        .map(|s| Var::constant(train_x.narrow(0, s, (s + cfg.batch_size).min(n))))
+        .collect();
+    train_probe_on_batches(&batches, train_labels, test_x, test_labels, cfg, rng)
+}
+
+/// [`train_linear_probe`] on a training set already split into batches (constants, in
+/// order; `train_labels` holds their rows' labels, in the same order).
+pub fn train_probe_on_batches(
+    batches: &[Var<f32>],
+    train_labels: &[usize],
+    test_x: &Tensor<f32>,
+    test_labels: &[usize],
+    cfg: &ProbeConfig,
+    rng: &mut SmallRng,
+) -> (f64, u64) {
+    let n: usize = batches.iter().map(|b| b.value().rows()).sum();
+    assert_eq!(n, train_labels.len(), "probe: one label per training row");
+    let f = test_x.cols();
     let probe = Linear::<f32>::new(f, cfg.classes, true, rng);
     let mut opt = Adam::new(probe.parameters(), AdamConfig::new(cfg.lr));
-    // Built once: each epoch reuses the same constant batches.
-    let batches: Vec<(Var<f32>, &[usize])> = (0..n)
-        .step_by(cfg.batch_size)
-        .map(|s| {
-            let e = (s + cfg.batch_size).min(n);
-            (Var::constant(train_x.narrow(0, s, e)), &train_labels[s..e])
-        })
-        .collect();
     let mut grads = Gradients::new();
     for _ in 0..cfg.epochs {
-        for (xb, yb) in &batches {
-            let loss = probe.forward(xb).cross_entropy(yb);
+        let mut start = 0;
+        for xb in batches {
+            let rows = xb.value().rows();
+            let loss = probe
+                .forward(xb)
+                .cross_entropy(&train_labels[start..start + rows]);
             loss.backward_into(&mut grads);
             opt.step(&grads);
+            start += rows;
         }
     }
     // Forward and weight gradient per step.
