@@ -12,6 +12,13 @@
 //! the ratio. Every row also checks that both give the same numbers (bit for bit where
 //! the change promises it). The last row times one whole training step of the MNIST
 //! autoencoder (784-192-96, ReLU, batch 100: forward, backward, Adam) for scale.
+//!
+//! The "libm → vector exp" rows do not promise the same bits: `exp_in_place` and
+//! `ln_in_place` are within 1 ulp of libm's `expf`/`logf` (both within 0.64 ulp of the
+//! exact value), so a loss may move by a few ulps. Their check is a tolerance, printed
+//! with the measured difference: |Δloss| ≤ 8ε·max(1, |loss|), and for values in [0, 1]
+//! (softmax, and a gradient scaled by the batch: (softmax − onehot)/B) |Δ| ≤ 8ε, ε being
+//! `f32::EPSILON`; log-softmax entries |Δ| ≤ 8ε·max(1, |y|).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -20,7 +27,7 @@ use clap::Parser;
 use ferrograd::autograd::{Reduction, Var};
 use ferrograd::nn::optim::{Adam, AdamConfig, AdamW, Optimizer, Sgd, SgdConfig};
 use ferrograd::nn::{Linear, Module, ReLU, Sequential};
-use ferrograd::tensor::Tensor;
+use ferrograd::tensor::{exp_in_place, ln_in_place, Tensor};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -66,7 +73,7 @@ fn race(args: &Args, mut old: impl FnMut(), mut new: impl FnMut()) -> (f64, f64)
 
 fn row(name: &str, (old, new): (f64, f64), check: &str) {
     println!(
-        "{name:<44} {:>10.1} {:>10.1} {:>7.2}x  {check}",
+        "{name:<44} {:>10.2} {:>10.2} {:>7.2}x  {check}",
         old * 1e6,
         new * 1e6,
         old / new
@@ -219,6 +226,86 @@ fn old_mse(x: &Var<f32>, y: &Var<f32>) -> Var<f32> {
     })
 }
 
+/// The cross-entropy before `exp_in_place`: the same fused pass, one libm `exp` per logit
+/// and one `ln` per row, row by row.
+fn scalar_exp_cross_entropy(x: &Var<f32>, targets: &[usize]) -> Var<f32> {
+    let x_value = x.value();
+    let classes = x_value.cols();
+    let mut e = Vec::with_capacity(x_value.numel());
+    let mut inv_totals = Vec::with_capacity(targets.len());
+    let mut nll = 0.0f32;
+    for (row, &t) in x_value.data().chunks_exact(classes.max(1)).zip(targets) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let start = e.len();
+        e.extend(row.iter().map(|&v| (v - max).exp()));
+        let total: f32 = e[start..].iter().copied().sum();
+        // −((x[t] − max) − ln total), the same rounding as negating log_softmax's entry.
+        nll += -((row[t] - max) - total.ln());
+        inv_totals.push(1.0 / total);
+    }
+    drop(x_value);
+    let batch = targets.len() as f32;
+    let targets = targets.to_vec();
+    Var::from_op(
+        "cross_entropy",
+        Tensor::scalar(nll / batch),
+        &[x],
+        move |ctx, sink| {
+            let k = ctx.grad_out.item() / batch;
+            // (softmax − onehot)·k, with softmax = e · (1/total) of each row.
+            let mut g = Vec::with_capacity(e.len());
+            for (row, &inv) in e.chunks_exact(classes.max(1)).zip(&inv_totals) {
+                let s = inv * k;
+                g.extend(row.iter().map(|&v| v * s));
+            }
+            for (r, &t) in targets.iter().enumerate() {
+                g[r * classes + t] -= k;
+            }
+            sink.add(0, Tensor::from_vec(g, [targets.len(), classes]));
+        },
+    )
+}
+
+/// `Tensor::softmax` before `exp_in_place`: libm `exp` per element, row by row.
+fn scalar_exp_softmax(t: &Tensor<f32>) -> Tensor<f32> {
+    let mut out = t.clone();
+    let n = t.dims().last().copied().unwrap_or(1);
+    if n == 0 {
+        return out;
+    }
+    for row in out.data_mut().chunks_exact_mut(n) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp();
+            total += *x;
+        }
+        let inv = 1.0 / total;
+        for x in row.iter_mut() {
+            *x *= inv;
+        }
+    }
+    out
+}
+
+/// `Tensor::log_softmax` before `exp_in_place`/`ln_in_place`.
+fn scalar_exp_log_softmax(t: &Tensor<f32>) -> Tensor<f32> {
+    let mut out = t.clone();
+    let n = t.dims().last().copied().unwrap_or(1);
+    if n == 0 {
+        return out;
+    }
+    for row in out.data_mut().chunks_exact_mut(n) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let total: f32 = row.iter().map(|&x| (x - max).exp()).sum();
+        let log_total = total.ln();
+        for x in row.iter_mut() {
+            *x = (*x - max) - log_total;
+        }
+    }
+    out
+}
+
 // ---- Harness -------------------------------------------------------------------------
 
 fn mnist_autoencoder(rng: &mut SmallRng) -> Sequential<f32> {
@@ -246,6 +333,34 @@ fn same_bits(a: &[Var<f32>], b: &[Var<f32>]) -> bool {
             .zip(b.value().data())
             .all(|(x, y)| x.to_bits() == y.to_bits())
     })
+}
+
+/// The libm → vector exp tolerance (see the module doc): "within 8ε" or "OUT OF
+/// TOLERANCE", with the measured worst difference in units of ε.
+fn within_8_eps(name: &str, a: &[f32], b: &[f32]) -> String {
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x - y).abs() / (f32::EPSILON * x.abs().max(1.0)))
+        .fold(0.0f32, f32::max);
+    let verdict = if worst <= 8.0 {
+        "ok"
+    } else {
+        "OUT OF TOLERANCE"
+    };
+    format!("{name} {worst:.1}ε {verdict}")
+}
+
+/// The largest distance in ulps between libm's results `a` and ours `b` (same signs).
+fn ulps_check(a: &[f32], b: &[f32]) -> String {
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.to_bits().abs_diff(y.to_bits()))
+        .max()
+        .unwrap_or(0);
+    let verdict = if worst <= 1 { "ok" } else { "OUT OF TOLERANCE" };
+    format!("≤ {worst} ulp from libm {verdict}")
 }
 
 fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f64 {
@@ -392,6 +507,89 @@ fn main() {
             &format!("log_softmax fwd+bwd [{b}, {c}] (+ mul, sum)"),
             t,
             &format!("grad max rel diff {rel:.1e}"),
+        );
+    }
+    // libm's scalar exp → exp_in_place / ln_in_place (tolerance checks, see the top).
+    {
+        let mut x = randn(&[400], &mut rng).scale(3.0).data().to_vec();
+        let x0 = x.clone();
+        let mut y = x.clone();
+        let t = race(
+            &args,
+            || {
+                x.copy_from_slice(&x0);
+                x.iter_mut().for_each(|v| *v = v.exp());
+            },
+            || {
+                y.copy_from_slice(&x0);
+                exp_in_place(&mut y);
+            },
+        );
+        row("exp of 400 f32 (libm → vector exp)", t, &ulps_check(&x, &y));
+        let x0: Vec<f32> = x0.iter().map(|v| v.exp() * 10.0).collect();
+        let t = race(
+            &args,
+            || {
+                x.copy_from_slice(&x0);
+                x.iter_mut().for_each(|v| *v = v.ln());
+            },
+            || {
+                y.copy_from_slice(&x0);
+                ln_in_place(&mut y);
+            },
+        );
+        row("ln of 400 f32 (libm → vector ln)", t, &ulps_check(&x, &y));
+    }
+    for &(b, c) in &[(200usize, 2usize), (100, 10)] {
+        let x = Var::leaf(randn(&[b, c], &mut rng).scale(3.0));
+        let targets: Vec<usize> = (0..b).map(|i| (i * 7) % c).collect();
+        let (mut lo, mut ln, mut go, mut gn) = (0.0, 0.0, None, None);
+        let t = race(
+            &args,
+            || {
+                let l = scalar_exp_cross_entropy(&x, &targets);
+                lo = l.item();
+                go = l.backward().remove(&x);
+            },
+            || {
+                let l = x.cross_entropy(&targets);
+                ln = l.item();
+                gn = l.backward().remove(&x);
+            },
+        );
+        // The gradient is (softmax − onehot)/B: times B, its entries are in [−1, 1].
+        let scaled = |g: Option<Tensor<f32>>| g.unwrap().scale(b as f32).data().to_vec();
+        let check = format!(
+            "{}, {}",
+            within_8_eps("loss", &[lo], &[ln]),
+            within_8_eps("B·grad", &scaled(go.take()), &scaled(gn.take()))
+        );
+        row(
+            &format!("cross_entropy fwd+bwd [{b}, {c}], libm → vec"),
+            t,
+            &check,
+        );
+    }
+    for &(b, c) in &[(200usize, 2usize), (100, 10), (100, 784)] {
+        let x = randn(&[b, c], &mut rng).scale(3.0);
+        let (mut so, mut sn) = (x.clone(), x.clone());
+        let t = race(&args, || so = scalar_exp_softmax(&x), || sn = x.softmax());
+        let check = within_8_eps("softmax", so.data(), sn.data());
+        row(
+            &format!("Tensor::softmax [{b}, {c}], libm → vec"),
+            t,
+            &check,
+        );
+        let t = race(
+            &args,
+            || so = scalar_exp_log_softmax(&x),
+            || sn = x.log_softmax(),
+        );
+        let check = within_8_eps("log_softmax", so.data(), sn.data());
+        row(
+            &format!("Tensor::log_softmax [{b}, {c}], libm → vec"),
+            t,
+            &check,
         );
     }
     {

@@ -4,7 +4,7 @@
 //! ∂L/∂x = (softmax(x) − onehot(t)) / B. Fused so the forward never exponentiates an
 //! unshifted logit and the backward never forms the log-softmax Jacobian.
 
-use ferrograd_tensor::{Float, Tensor};
+use ferrograd_tensor::{ln_in_place, Float, SoftmaxParts, Tensor};
 
 use crate::Var;
 
@@ -23,21 +23,18 @@ impl<T: Float> Var<T> {
         if let Some(&bad) = targets.iter().find(|&&t| t >= classes) {
             panic!("cross_entropy: target {bad} is out of range for {classes} classes");
         }
-        // One pass per row computes everything forward and backward need, with one exp per
-        // logit and one ln per row: e = exp(x − max) (kept), total = Σe, and the row's
-        // −log softmax(x)[t] = ln(total) − (x[t] − max). Backward then needs no exp at all:
-        // softmax(x) = e / total.
-        let mut e = Vec::with_capacity(x.numel());
-        let mut inv_totals = Vec::with_capacity(targets.len());
+        // One exp per logit and one ln per row compute everything forward and backward
+        // need: e = exp(x − max) (kept), total = Σe, and the row's −log softmax(x)[t] =
+        // ln(total) − (x[t] − max). Backward then needs no exp at all: softmax(x) = e / total.
+        let SoftmaxParts { max, exp: e, total } = x.softmax_parts();
+        let inv_totals: Vec<T> = total.iter().map(|&total| T::ONE / total).collect();
+        let mut log_totals = total;
+        ln_in_place(&mut log_totals); // all rows in one call, which vectorises
         let mut nll = T::ZERO;
-        for (row, &t) in x.data().chunks_exact(classes.max(1)).zip(targets) {
-            let max = row.iter().copied().fold(T::NEG_INFINITY, T::max);
-            let start = e.len();
-            e.extend(row.iter().map(|&v| (v - max).exp()));
-            let total: T = e[start..].iter().copied().sum();
+        let rows = x.data().chunks_exact(classes.max(1)).zip(targets);
+        for ((row, &t), (&max, &log_total)) in rows.zip(max.iter().zip(&log_totals)) {
             // −((x[t] − max) − ln total), the same rounding as negating log_softmax's entry.
-            nll += -((row[t] - max) - total.ln());
-            inv_totals.push(T::ONE / total);
+            nll += -((row[t] - max) - log_total);
         }
         drop(x);
         let batch = T::from_usize(targets.len());
@@ -87,5 +84,22 @@ mod tests {
         assert!((loss.item() - 1000.0).abs() < 1e-3, "{}", loss.item());
         let g = loss.backward();
         assert!(g.get(&x).unwrap().data().iter().all(|v| v.is_finite()));
+    }
+
+    /// A logit of −inf is a class with probability 0, as in PyTorch: it adds nothing to
+    /// the row's total, the loss stays finite and its gradient is 0 there.
+    #[test]
+    fn minus_infinity_logits_are_zero_probability() {
+        let inf = f32::INFINITY;
+        let x = Var::leaf(Tensor::from_vec(
+            vec![0.0f32, -inf, -inf, 3.0, 1.0, -inf],
+            [3, 2],
+        ));
+        let loss = x.cross_entropy(&[0, 1, 0]);
+        assert_eq!(loss.item(), 0.0);
+        let g = loss.backward();
+        assert_eq!(g.get(&x).unwrap().data(), [0.0; 6]);
+        // The target at −inf: infinitely wrong, as PyTorch's inf.
+        assert_eq!(x.cross_entropy(&[1, 1, 0]).item(), inf);
     }
 }

@@ -4,7 +4,11 @@
 //! surprises, so rustc auto-vectorises the simple ones (add, mul, relu, scale).
 
 mod binary;
+mod exp_ln;
 mod index;
 mod reduce;
 mod softmax;
 mod unary;
+
+pub use exp_ln::{exp_in_place, ln_in_place};
+pub use softmax::SoftmaxParts;
