@@ -21,6 +21,8 @@ mod matmul;
 mod ops;
 mod random;
 pub mod shape;
+#[doc(hidden)]
+pub mod simd;
 mod tensor;
 
 pub use element::{DType, Float};

@@ -4,9 +4,9 @@
 //! Why a separate file: speed. The crate is compiled for baseline x86-64 (SSE2), where
 //! these loops run 4 lanes wide and `mul_add` is a call into libm per element (there is
 //! no FMA instruction to lower it to). The loops are written once, as plain generic Rust
-//! marked `#[inline(always)]`, and `dispatch!` runs a copy compiled with AVX-512 (16
-//! `f32` lanes) or AVX2 + FMA (8 lanes) when the CPU has them (checked at run time,
-//! cached by std). Nothing else changes:
+//! marked `#[inline(always)]`, and `ferrograd_tensor::dispatch_simd!` runs a copy compiled
+//! with AVX-512 (16 `f32` lanes) or AVX2 + FMA (8 lanes) when the CPU has them (checked at
+//! run time, cached by std). Nothing else changes:
 //! - rustc never fuses `a * b + c` into an FMA on its own, so every plain `*` and `+`
 //!   rounds exactly as in the SSE2 copy;
 //! - `sqrt` and `/` are correctly rounded IEEE operations at any vector width;
@@ -16,29 +16,6 @@
 //! do not depend on the CPU.
 
 use ferrograd_tensor::Float;
-
-/// Calls `$body_fn($args…)` — an `#[inline(always)]` function — through a copy compiled
-/// for AVX-512 or AVX2 + FMA when the CPU supports it, otherwise directly.
-macro_rules! dispatch {
-    ($body_fn:ident::<$t:ty>($($arg:expr),* $(,)?)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU has AVX-512F and FMA, checked just above.
-                return unsafe { avx512::$body_fn::<$t>($($arg),*) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                return unsafe { avx2_fma::$body_fn::<$t>($($arg),*) };
-            }
-        }
-        $body_fn::<$t>($($arg),*)
-    }};
-}
 
 /// The loop-invariant numbers of one Adam step on one parameter.
 #[derive(Clone, Copy)]
@@ -66,7 +43,7 @@ pub(crate) fn adam_update<T: Float>(
     k: AdamStep<T>,
 ) {
     assert!(p.len() == g.len() && p.len() == m.len() && p.len() == v.len());
-    dispatch!(adam_loop::<T>(p, g, m, v, k))
+    ferrograd_tensor::dispatch_simd!(adam_loop::<T>(p, g, m, v, k))
 }
 
 /// `p ← p·decay`, `g ← g + l2·p`, `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
@@ -104,7 +81,7 @@ pub(crate) struct SgdStep<T> {
 /// when `k.momentum`, ignored otherwise); see `sgd_loop`.
 pub(crate) fn sgd_update<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
     assert!(p.len() == g.len() && (!k.momentum || buf.len() == p.len()));
-    dispatch!(sgd_loop::<T>(p, g, buf, k))
+    ferrograd_tensor::dispatch_simd!(sgd_loop::<T>(p, g, buf, k))
 }
 
 /// `g ← ∇ + wd·p`; `b ← g` (first step) or `μb + (1−τ)g`; `g ← g + μb` (Nesterov) or `b`;
@@ -180,7 +157,7 @@ loops_with_features!(
     /// instructions of the AVX2 copy for the divisions and square roots that bound Adam's
     /// loop.
     mod avx512,
-    "avx512f,fma"
+    "avx512f,avx2,fma"
 );
 
 #[cfg(all(test, target_arch = "x86_64"))]

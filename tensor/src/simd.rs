@@ -1,0 +1,43 @@
+//! The run-time choice between copies of one loop compiled for different vector widths.
+//!
+//! The crates are compiled for baseline x86-64 (SSE2: 4 `f32` lanes, and `mul_add` a call
+//! into libm). A loop that should run wider is written once as plain generic Rust marked
+//! `#[inline(always)]`; a module `avx512` and a module `avx2_fma` beside it hold thin
+//! wrappers marked `#[target_feature(enable = "avx512f,avx2,fma")]` and
+//! `#[target_feature(enable = "avx2,fma")]`, into which the body is inlined and compiled
+//! for that width. [`dispatch_simd!`](crate::dispatch_simd) calls the widest copy the CPU
+//! supports (`is_x86_feature_detected!` caches its answer after the first call).
+//!
+//! The copies compute the same bits as long as the body leaves nothing to the compiler's
+//! discretion: rustc never contracts `a * b + c` into an FMA by itself, `sqrt` and `/` are
+//! correctly rounded at any width, and `mul_add` is a single rounding in every copy
+//! (libm's `fma` emulates it exactly). The optimisers (`ferrograd-nn`) and the `f32`
+//! exp/ln of the softmax family use it.
+
+/// Calls `$body_fn($args…)` (optionally `$body_fn::<T>(…)`) through the copy in the
+/// caller's `avx512` or `avx2_fma` module when the CPU has those features, otherwise the
+/// baseline function itself; returns its result from the enclosing function. See the
+/// [module docs](crate::simd).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dispatch_simd {
+    ($body_fn:ident $(::<$t:ty>)? ($($arg:expr),* $(,)?)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA, checked just above.
+                return unsafe { avx512::$body_fn $(::<$t>)? ($($arg),*) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                return unsafe { avx2_fma::$body_fn $(::<$t>)? ($($arg),*) };
+            }
+        }
+        $body_fn $(::<$t>)? ($($arg),*)
+    }};
+}
