@@ -363,6 +363,37 @@ fn ulps_check(a: &[f32], b: &[f32]) -> String {
     format!("≤ {worst} ulp from libm {verdict}")
 }
 
+/// Races `old` against `Var::cross_entropy` (forward and backward) on `x`, returning the
+/// times, both losses and both gradients.
+fn race_cross_entropy(
+    args: &Args,
+    x: &Var<f32>,
+    targets: &[usize],
+    old: fn(&Var<f32>, &[usize]) -> Var<f32>,
+) -> ((f64, f64), f32, f32, Tensor<f32>, Tensor<f32>) {
+    let (mut lo, mut ln, mut go, mut gn) = (0.0, 0.0, None, None);
+    let t = race(
+        args,
+        || {
+            let l = old(x, targets);
+            lo = l.item();
+            go = l.backward().remove(x);
+        },
+        || {
+            let l = x.cross_entropy(targets);
+            ln = l.item();
+            gn = l.backward().remove(x);
+        },
+    );
+    (
+        t,
+        lo,
+        ln,
+        go.expect("old gradient"),
+        gn.expect("new gradient"),
+    )
+}
+
 fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f64 {
     a.data()
         .iter()
@@ -467,21 +498,8 @@ fn main() {
     for &(b, c) in &[(200usize, 2usize), (200, 10), (100, 784)] {
         let x = Var::leaf(randn(&[b, c], &mut rng).scale(3.0));
         let targets: Vec<usize> = (0..b).map(|i| (i * 7) % c).collect();
-        let (mut lo, mut ln, mut go, mut gn) = (0.0, 0.0, None, None);
-        let t = race(
-            &args,
-            || {
-                let l = old_cross_entropy(&x, &targets);
-                lo = l.item();
-                go = l.backward().remove(&x);
-            },
-            || {
-                let l = x.cross_entropy(&targets);
-                ln = l.item();
-                gn = l.backward().remove(&x);
-            },
-        );
-        let rel = max_rel(go.as_ref().unwrap(), gn.as_ref().unwrap());
+        let (t, lo, ln, go, gn) = race_cross_entropy(&args, &x, &targets, old_cross_entropy);
+        let rel = max_rel(&go, &gn);
         let check = format!(
             "loss {}, grad max rel diff {rel:.1e}",
             if lo.to_bits() == ln.to_bits() {
@@ -493,6 +511,7 @@ fn main() {
         row(&format!("cross_entropy fwd+bwd [{b}, {c}]"), t, &check);
 
         let w = Var::constant(randn(&[b, c], &mut rng));
+        let (mut go, mut gn) = (None, None);
         let t = race(
             &args,
             || {
@@ -543,26 +562,13 @@ fn main() {
     for &(b, c) in &[(200usize, 2usize), (100, 10)] {
         let x = Var::leaf(randn(&[b, c], &mut rng).scale(3.0));
         let targets: Vec<usize> = (0..b).map(|i| (i * 7) % c).collect();
-        let (mut lo, mut ln, mut go, mut gn) = (0.0, 0.0, None, None);
-        let t = race(
-            &args,
-            || {
-                let l = scalar_exp_cross_entropy(&x, &targets);
-                lo = l.item();
-                go = l.backward().remove(&x);
-            },
-            || {
-                let l = x.cross_entropy(&targets);
-                ln = l.item();
-                gn = l.backward().remove(&x);
-            },
-        );
+        let (t, lo, ln, go, gn) = race_cross_entropy(&args, &x, &targets, scalar_exp_cross_entropy);
         // The gradient is (softmax − onehot)/B: times B, its entries are in [−1, 1].
-        let scaled = |g: Option<Tensor<f32>>| g.unwrap().scale(b as f32).data().to_vec();
+        let scaled = |g: &Tensor<f32>| g.scale(b as f32).data().to_vec();
         let check = format!(
             "{}, {}",
             within_8_eps("loss", &[lo], &[ln]),
-            within_8_eps("B·grad", &scaled(go.take()), &scaled(gn.take()))
+            within_8_eps("B·grad", &scaled(&go), &scaled(&gn))
         );
         row(
             &format!("cross_entropy fwd+bwd [{b}, {c}], libm → vec"),
