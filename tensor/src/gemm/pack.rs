@@ -180,10 +180,18 @@ fn pack_transposed<E: Elem>(
     panel: &mut [E],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if E::DTYPE == crate::DType::F32 && super::dispatch::Kernel::Avx512.is_available() {
-        // The same panel, sixteen elements per instruction (see `transpose`).
-        let (src, panel) = (bytemuck::cast_slice(src), bytemuck::cast_slice_mut(panel));
-        super::transpose::pack_transposed_f32(src, base, ld, lanes, width, kc, panel);
+    if super::dispatch::Kernel::Avx512.is_available() {
+        // The same panel, a vector of elements per instruction (see `transpose`).
+        use super::transpose::{pack_transposed_f32, pack_transposed_f64};
+        use bytemuck::{cast_slice as cast, cast_slice_mut as cast_mut};
+        match E::DTYPE {
+            crate::DType::F32 => {
+                pack_transposed_f32(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+            }
+            crate::DType::F64 => {
+                pack_transposed_f64(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+            }
+        }
         return;
     }
     match (width, lanes == width) {

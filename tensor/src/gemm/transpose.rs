@@ -1,5 +1,5 @@
-//! The transposing pack (`pack::pack_transposed`) for `f32` on AVX-512: sixteen lines
-//! at a time, sixteen steps at a time, through registers.
+//! The transposing pack (`pack::pack_transposed`) on AVX-512: a vector's worth of lines
+//! at a time (16 `f32`, 8 `f64`), as many steps at a time, through registers.
 //!
 //! Packing a row-major A, or a B that is the transpose of a row-major matrix (the `Wᵀ`
 //! of every forward pass `x·Wᵀ`), is a transpose: step `p` of the panel takes element
@@ -8,78 +8,143 @@
 //! synthetic sweep's CPU time, scalar `movss` in the profile). Here sixteen full-vector
 //! loads (one per line) are transposed in registers (`unpack` of 32-bit pairs, then of
 //! 64-bit pairs, then two rounds of 128-bit lane shuffles: 64 shuffles for 256 elements)
-//! and leave as sixteen vector stores, one per step. Elements are only moved, never
+//! and leave as sixteen vector stores, one per step; `f64` does the same eight by eight
+//! (one round of pair unpacks, two of lane shuffles). Elements are only moved, never
 //! computed on, so the panel is bit for bit the portable loop's.
 
 use std::arch::x86_64::*;
 
-/// Writes `panel[p·width + l] = src[base + l·ld + p]` for `l < lanes`, `p < kc`, and
-/// zeros in lanes `lanes .. width` of every step (the layout of `pack_transposed`).
-///
-/// # Panics
-/// If a line or the panel lies outside its slice.
-pub(super) fn pack_transposed_f32(
-    src: &[f32],
-    base: usize,
-    ld: usize,
-    lanes: usize,
-    width: usize,
-    kc: usize,
-    panel: &mut [f32],
-) {
-    assert!(lanes <= width && panel.len() >= kc * width);
-    if lanes > 0 && kc > 0 {
-        assert!(base + (lanes - 1) * ld + kc <= src.len());
-    }
-    assert!(std::arch::is_x86_feature_detected!("avx512f"));
-    // SAFETY: AVX-512F checked just above; the asserts bound every line and step.
-    unsafe { pack_avx512(src.as_ptr().add(base), ld, lanes, width, kc, panel) }
+/// The public entry and its AVX-512 loop for one element type: `$E` with `$L` lanes per
+/// vector, its mask type, intrinsics and in-register transpose.
+macro_rules! pack_transposed_for {
+    (
+        $name:ident, $inner:ident, $E:ty, lanes = $L:literal, mask = $M:ty,
+        loadu = $loadu:path, mask_storeu = $storeu:path, zero = $zero:path,
+        transpose = $transpose:ident $(,)?
+    ) => {
+        /// Writes `panel[p·width + l] = src[base + l·ld + p]` for `l < lanes`, `p < kc`,
+        /// and zeros in lanes `lanes .. width` of every step (`pack_transposed`'s layout).
+        ///
+        /// # Panics
+        /// If a line or the panel lies outside its slice.
+        pub(super) fn $name(
+            src: &[$E],
+            base: usize,
+            ld: usize,
+            lanes: usize,
+            width: usize,
+            kc: usize,
+            panel: &mut [$E],
+        ) {
+            assert!(lanes <= width && panel.len() >= kc * width);
+            if lanes > 0 && kc > 0 {
+                assert!(base + (lanes - 1) * ld + kc <= src.len());
+            }
+            assert!(std::arch::is_x86_feature_detected!("avx512f"));
+            // SAFETY: AVX-512F checked just above; the asserts bound every line and step.
+            unsafe { $inner(src.as_ptr().add(base), ld, lanes, width, kc, panel) }
+        }
+
+        /// # Safety
+        /// AVX-512F; lines `src + l·ld .. + kc` (`l < lanes`) readable; `panel` holds
+        /// `kc·width` elements.
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $inner(
+            src: *const $E,
+            ld: usize,
+            lanes: usize,
+            width: usize,
+            kc: usize,
+            panel: &mut [$E],
+        ) {
+            let out = panel.as_mut_ptr();
+            let full_steps = kc - kc % $L;
+            for l0 in (0..lanes).step_by($L) {
+                let n = (lanes - l0).min($L);
+                let keep: $M = if n == $L { !0 } else { ((1u32 << n) - 1) as $M };
+                for p0 in (0..full_steps).step_by($L) {
+                    // SAFETY: lines l0 .. l0 + n, elements p0 .. p0 + L ≤ kc of each.
+                    let rows: [_; $L] = std::array::from_fn(|r| {
+                        if r < n {
+                            unsafe { $loadu(src.add((l0 + r) * ld + p0)) }
+                        } else {
+                            $zero()
+                        }
+                    });
+                    let cols = $transpose(rows);
+                    for (q, col) in cols.iter().enumerate() {
+                        // SAFETY: step p0 + q < kc, lanes l0 .. l0 + n ≤ width.
+                        unsafe { $storeu(out.add((p0 + q) * width + l0), keep, *col) };
+                    }
+                }
+                for p in full_steps..kc {
+                    for r in 0..n {
+                        // SAFETY: as above, for the last kc % L steps.
+                        unsafe { *out.add(p * width + l0 + r) = *src.add((l0 + r) * ld + p) };
+                    }
+                }
+            }
+            if lanes < width {
+                for step in panel[..kc * width].chunks_exact_mut(width) {
+                    step[lanes..].fill(0.0);
+                }
+            }
+        }
+    };
 }
 
-/// # Safety
-/// AVX-512F; lines `src + l·ld .. + kc` (`l < lanes`) readable; `panel` holds
-/// `kc·width` elements.
+pack_transposed_for!(
+    pack_transposed_f32,
+    pack_avx512_f32,
+    f32,
+    lanes = 16,
+    mask = __mmask16,
+    loadu = _mm512_loadu_ps,
+    mask_storeu = _mm512_mask_storeu_ps,
+    zero = _mm512_setzero_ps,
+    transpose = transpose16,
+);
+
+pack_transposed_for!(
+    pack_transposed_f64,
+    pack_avx512_f64,
+    f64,
+    lanes = 8,
+    mask = __mmask8,
+    loadu = _mm512_loadu_pd,
+    mask_storeu = _mm512_mask_storeu_pd,
+    zero = _mm512_setzero_pd,
+    transpose = transpose8,
+);
+
+/// The 8×8 `f64` transpose: `out[c]` lane `r` is `rows[r]` lane `c`.
+#[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_avx512(
-    src: *const f32,
-    ld: usize,
-    lanes: usize,
-    width: usize,
-    kc: usize,
-    panel: &mut [f32],
-) {
-    let out = panel.as_mut_ptr();
-    let full_steps = kc - kc % 16;
-    for l0 in (0..lanes).step_by(16) {
-        let n = (lanes - l0).min(16);
-        let keep: __mmask16 = if n == 16 { !0 } else { (1u16 << n) - 1 };
-        for p0 in (0..full_steps).step_by(16) {
-            // SAFETY: lines l0 .. l0 + n, elements p0 .. p0 + 16 ≤ kc of each.
-            let rows: [__m512; 16] = std::array::from_fn(|r| {
-                if r < n {
-                    unsafe { _mm512_loadu_ps(src.add((l0 + r) * ld + p0)) }
-                } else {
-                    _mm512_setzero_ps()
-                }
-            });
-            let cols = transpose16(rows);
-            for (q, col) in cols.iter().enumerate() {
-                // SAFETY: step p0 + q < kc, lanes l0 .. l0 + n ≤ width.
-                unsafe { _mm512_mask_storeu_ps(out.add((p0 + q) * width + l0), keep, *col) };
-            }
+fn transpose8(rows: [__m512d; 8]) -> [__m512d; 8] {
+    // Pairs of rows: within each 128-bit lane j, t[2i] holds element 2j of rows 2i and
+    // 2i + 1, t[2i + 1] element 2j + 1.
+    let t: [__m512d; 8] = std::array::from_fn(|x| {
+        let (a, b) = (rows[x & !1], rows[x | 1]);
+        if x % 2 == 0 {
+            _mm512_unpacklo_pd(a, b)
+        } else {
+            _mm512_unpackhi_pd(a, b)
         }
-        for p in full_steps..kc {
-            for r in 0..n {
-                // SAFETY: as above, for the last kc % 16 steps.
-                unsafe { *out.add(p * width + l0 + r) = *src.add((l0 + r) * ld + p) };
-            }
-        }
+    });
+    // Column 2j + e gathers lane j of t[e], t[2 + e], t[4 + e], t[6 + e]: two rounds of
+    // 128-bit lane shuffles, as in `transpose16`.
+    let mut out = [_mm512_setzero_pd(); 8];
+    for e in 0..2 {
+        let u0 = _mm512_shuffle_f64x2::<0x88>(t[e], t[2 + e]);
+        let u1 = _mm512_shuffle_f64x2::<0xDD>(t[e], t[2 + e]);
+        let v0 = _mm512_shuffle_f64x2::<0x88>(t[4 + e], t[6 + e]);
+        let v1 = _mm512_shuffle_f64x2::<0xDD>(t[4 + e], t[6 + e]);
+        out[e] = _mm512_shuffle_f64x2::<0x88>(u0, v0);
+        out[4 + e] = _mm512_shuffle_f64x2::<0xDD>(u0, v0);
+        out[2 + e] = _mm512_shuffle_f64x2::<0x88>(u1, v1);
+        out[6 + e] = _mm512_shuffle_f64x2::<0xDD>(u1, v1);
     }
-    if lanes < width {
-        for step in panel[..kc * width].chunks_exact_mut(width) {
-            step[lanes..].fill(0.0);
-        }
-    }
+    out
 }
 
 /// The 16×16 transpose: `out[c]` lane `r` is `rows[r]` lane `c`.
@@ -130,26 +195,41 @@ fn transpose16(rows: [__m512; 16]) -> [__m512; 16] {
 mod tests {
     use super::*;
 
-    /// The portable loop's layout, element by element.
-    fn reference(
-        src: &[f32],
-        base: usize,
-        ld: usize,
-        lanes: usize,
-        width: usize,
-        kc: usize,
-    ) -> Vec<f32> {
-        let mut panel = vec![f32::NAN; kc * width];
-        for p in 0..kc {
-            for l in 0..width {
-                panel[p * width + l] = if l < lanes {
-                    src[base + l * ld + p]
-                } else {
-                    0.0
-                };
+    /// Runs `pack` on every edge case and compares with the portable loop's layout,
+    /// element by element (as bits, so a misplaced zero or NaN cannot pass).
+    macro_rules! check_every_edge {
+        ($E:ty, $pack:ident) => {{
+            // Widths of the AVX-512 kernels' panels (f32 MR 10, 12, 14 and NR 16, 32; f64
+            // MR 8 and NR 8, 16, 24) and odd ones; lanes below, at and above a vector;
+            // k below, at and past whole blocks.
+            for width in [1usize, 8, 10, 14, 16, 17, 24, 32, 33] {
+                for lanes in [0, 1, width / 2, width.saturating_sub(1), width] {
+                    for kc in [0, 1, 7, 8, 9, 15, 16, 17, 33, 48, 100] {
+                        let (ld, base) = (kc + 3, 5);
+                        let src: Vec<$E> = (0..base + width * ld + kc)
+                            .map(|i| i as $E * 0.25 - 7.0)
+                            .collect();
+                        let mut panel = vec![<$E>::NAN; kc * width + 7];
+                        $pack(&src, base, ld, lanes, width, kc, &mut panel);
+                        for p in 0..kc {
+                            for l in 0..width {
+                                let want = if l < lanes {
+                                    src[base + l * ld + p]
+                                } else {
+                                    0.0
+                                };
+                                assert_eq!(
+                                    panel[p * width + l].to_bits(),
+                                    want.to_bits(),
+                                    "width {width}, lanes {lanes}, kc {kc}, step {p}, lane {l}"
+                                );
+                            }
+                        }
+                        assert!(panel[kc * width..].iter().all(|x| x.is_nan()), "wrote past");
+                    }
+                }
             }
-        }
-        panel
+        }};
     }
 
     #[test]
@@ -158,30 +238,7 @@ mod tests {
             eprintln!("SKIPPED: this CPU lacks AVX-512F (the transposing pack is not run)");
             return;
         }
-        // Widths of the AVX-512 f32 kernels' panels (MR 10, 12, 14; NR 16, 32) and odd
-        // ones; lanes below, at and above 16; k below, at and past whole 16-blocks.
-        for width in [1usize, 10, 14, 16, 17, 32, 33] {
-            for lanes in [0, 1, width / 2, width.saturating_sub(1), width] {
-                for kc in [0, 1, 15, 16, 17, 33, 48, 100] {
-                    let ld = kc + 3;
-                    let base = 5;
-                    let src: Vec<f32> = (0..base + width * ld + kc)
-                        .map(|i| i as f32 * 0.25 - 7.0)
-                        .collect();
-                    let mut panel = vec![f32::NAN; kc * width + 7];
-                    pack_transposed_f32(&src, base, ld, lanes, width, kc, &mut panel);
-                    let want = reference(&src, base, ld, lanes, width, kc);
-                    assert_eq!(
-                        panel[..kc * width]
-                            .iter()
-                            .map(|x| x.to_bits())
-                            .collect::<Vec<_>>(),
-                        want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                        "width {width}, lanes {lanes}, kc {kc}"
-                    );
-                    assert!(panel[kc * width..].iter().all(|x| x.is_nan()), "wrote past");
-                }
-            }
-        }
+        check_every_edge!(f32, pack_transposed_f32);
+        check_every_edge!(f64, pack_transposed_f64);
     }
 }
