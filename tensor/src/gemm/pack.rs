@@ -179,20 +179,24 @@ fn pack_transposed<E: Elem>(
     kc: usize,
     panel: &mut [E],
 ) {
+    // On AVX-512, the same panel a vector of elements per instruction (see `transpose`).
+    // It follows the kernel in use, so forcing another kernel forces its packing too. (An
+    // AVX2 copy, 8×8 transposes, was measured with the AVX2 kernel forced on Zen 5 and
+    // gained nothing: there the kernel, at half the width, dominates.)
     #[cfg(target_arch = "x86_64")]
-    if super::dispatch::Kernel::Avx512.is_available() {
-        // The same panel, a vector of elements per instruction (see `transpose`).
+    {
+        use super::dispatch::{kernel, Kernel};
         use super::transpose::{pack_transposed_f32, pack_transposed_f64};
         use bytemuck::{cast_slice as cast, cast_slice_mut as cast_mut};
-        match E::DTYPE {
-            crate::DType::F32 => {
-                pack_transposed_f32(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+        match (kernel(), E::DTYPE) {
+            (Kernel::Avx512, crate::DType::F32) => {
+                return pack_transposed_f32(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
             }
-            crate::DType::F64 => {
-                pack_transposed_f64(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+            (Kernel::Avx512, crate::DType::F64) => {
+                return pack_transposed_f64(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
             }
+            _ => {}
         }
-        return;
     }
     match (width, lanes == width) {
         (4, true) => transpose_full::<E, 4>(src, base, ld, kc, panel),
