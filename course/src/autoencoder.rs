@@ -276,13 +276,7 @@ pub fn train_and_probe(
         .map_or(n_valid, |b| (b * cfg.probe.batch_size).min(n_valid));
     // Split into the probe's batches once: every measurement encodes them batch by batch,
     // so the codes arrive already split (no copy of a [rows, latent] tensor per probe).
-    let valid_batches: Vec<Var<f32>> = (0..probe_rows)
-        .step_by(cfg.probe.batch_size.max(1))
-        .map(|s| {
-            let e = (s + cfg.probe.batch_size).min(probe_rows);
-            Var::constant(data.valid.x.narrow(0, s, e))
-        })
-        .collect();
+    let valid_batches = constant_batches(&data.valid.x, probe_rows, cfg.probe.batch_size);
     let test_x = Var::constant(data.test.x.clone());
 
     let measure = |hist: &mut History, rng: &mut SmallRng| -> Result<(), String> {
@@ -473,13 +467,18 @@ pub fn train_linear_probe(
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
-    let n = train_x.rows();
     // Built once: each epoch reuses the same constant batches.
-    let batches: Vec<Var<f32>> = (0..n)
-        .step_by(cfg.batch_size.max(1))
-        .map(|s| Var::constant(train_x.narrow(0, s, (s + cfg.batch_size).min(n))))
-        .collect();
+    let batches = constant_batches(train_x, train_x.rows(), cfg.batch_size);
     train_probe_on_batches(&batches, train_labels, test_x, test_labels, cfg, rng)
+}
+
+/// The first `rows` rows of `x` as constants of `batch_size` rows each (the last one
+/// shorter), in order.
+fn constant_batches(x: &Tensor<f32>, rows: usize, batch_size: usize) -> Vec<Var<f32>> {
+    (0..rows)
+        .step_by(batch_size.max(1))
+        .map(|s| Var::constant(x.narrow(0, s, (s + batch_size).min(rows))))
+        .collect()
 }
 
 /// [`train_linear_probe`] on a training set already split into batches (constants, in
