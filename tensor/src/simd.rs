@@ -11,8 +11,8 @@
 //! The copies compute the same bits as long as the body leaves nothing to the compiler's
 //! discretion: rustc never contracts `a * b + c` into an FMA by itself, `sqrt` and `/` are
 //! correctly rounded at any width, and `mul_add` is a single rounding in every copy
-//! (libm's `fma` emulates it exactly). The optimisers (`ferrograd-nn`) and the `f32`
-//! exp/ln of the softmax family use it.
+//! (libm's `fma` emulates it exactly). The optimisers (`ferrograd-nn`), the `f32`
+//! exp/ln of the softmax family and the row folds of the reductions use it.
 
 /// Calls `$body_fn($args…)` (optionally `$body_fn::<T>(…)`) through the copy in the
 /// caller's `avx512` or `avx2_fma` module when the CPU has those features, otherwise the
