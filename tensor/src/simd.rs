@@ -2,9 +2,10 @@
 //!
 //! The crates are compiled for baseline x86-64 (SSE2: 4 `f32` lanes, and `mul_add` a call
 //! into libm). A loop that should run wider is written once as plain generic Rust marked
-//! `#[inline(always)]`; a module `avx512` and a module `avx2_fma` beside it hold thin
-//! wrappers marked `#[target_feature(enable = "avx512f,avx2,fma")]` and
-//! `#[target_feature(enable = "avx2,fma")]`, into which the body is inlined and compiled
+//! `#[inline(always)]`; [`simd_copies!`](crate::simd_copies) writes a module `avx512` and
+//! a module `avx2_fma` beside it, holding thin wrappers marked
+//! `#[target_feature(enable = "avx512f,avx2,fma")]` and
+//! `#[target_feature(enable = "avx2,fma")]` into which the body is inlined and compiled
 //! for that width. [`dispatch_simd!`](crate::dispatch_simd) calls the widest copy the CPU
 //! supports (`is_x86_feature_detected!` caches its answer after the first call).
 //!
@@ -13,6 +14,39 @@
 //! correctly rounded at any width, and `mul_add` is a single rounding in every copy
 //! (libm's `fma` emulates it exactly). The optimisers (`ferrograd-nn`), the `f32`
 //! exp/ln of the softmax family and the row folds of the reductions use it.
+
+/// Declares the SIMD copies of `#[inline(always)]` functions of the calling module: for
+/// each `fn name[generics](args);` a wrapper `avx512::name` and `avx2_fma::name` compiled
+/// with those features, which calls `super::name`. Generics go in brackets (empty when
+/// there are none); the wrappers see the caller's imports. See the
+/// [module docs](crate::simd).
+///
+/// ```ignore
+/// ferrograd_tensor::simd_copies! {
+///     fn scale_loop[T: Float](xs: &mut [T], k: T);
+/// }
+/// ```
+#[macro_export]
+#[doc(hidden)]
+macro_rules! simd_copies {
+    ($(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),* $(,)?);)+) => {
+        $crate::simd_copies!(@copy avx2_fma, "avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*);)+);
+        $crate::simd_copies!(@copy avx512, "avx512f,avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*);)+);
+    };
+    (@copy $module:ident, $features:literal, $(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),*);)+) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[target_feature(enable = $features)]
+                pub(super) fn $name<$($gen)*>($($arg: $ty),*) {
+                    super::$name($($arg),*)
+                }
+            )+
+        }
+    };
+}
 
 /// Calls `$body_fn($args…)` (optionally `$body_fn::<T>(…)`) through the copy in the
 /// caller's `avx512` or `avx2_fma` module when the CPU has those features, otherwise the

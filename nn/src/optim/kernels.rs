@@ -114,51 +114,10 @@ fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
     }
 }
 
-/// A module with the loops compiled for the target features `$features`:
-/// `#[inline(always)]` bodies take on the features of the function they are inlined into.
-#[cfg(target_arch = "x86_64")]
-macro_rules! loops_with_features {
-    ($(#[$doc:meta])* mod $name:ident, $features:literal) => {
-        $(#[$doc])*
-        mod $name {
-            use super::{AdamStep, SgdStep};
-            use ferrograd_tensor::Float;
-
-            #[target_feature(enable = $features)]
-            pub(super) fn adam_loop<T: Float>(
-                p: &mut [T],
-                g: &[T],
-                m: &mut [T],
-                v: &mut [T],
-                k: AdamStep<T>,
-            ) {
-                super::adam_loop(p, g, m, v, k)
-            }
-
-            #[target_feature(enable = $features)]
-            pub(super) fn sgd_loop<T: Float>(p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>) {
-                super::sgd_loop(p, g, buf, k)
-            }
-        }
-    };
+ferrograd_tensor::simd_copies! {
+    fn adam_loop[T: Float](p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], k: AdamStep<T>);
+    fn sgd_loop[T: Float](p: &mut [T], g: &[T], buf: &mut [T], k: SgdStep<T>);
 }
-
-#[cfg(target_arch = "x86_64")]
-loops_with_features!(
-    /// The loops again, compiled with AVX2 + FMA: 8 `f32` lanes and `mul_add` as one
-    /// instruction.
-    mod avx2_fma,
-    "avx2,fma"
-);
-
-#[cfg(target_arch = "x86_64")]
-loops_with_features!(
-    /// The loops once more, compiled with AVX-512: 16 `f32` lanes, so half the
-    /// instructions of the AVX2 copy for the divisions and square roots that bound Adam's
-    /// loop.
-    mod avx512,
-    "avx512f,avx2,fma"
-);
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {

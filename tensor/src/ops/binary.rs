@@ -140,28 +140,22 @@ impl<T: Float> Tensor<T> {
 /// `x ← alpha·y + x` with one rounding per element (FMA).
 ///
 /// Compiled for baseline x86-64, `mul_add` is a call into libm per element (SSE2 has no
-/// FMA instruction). When the CPU has AVX2 + FMA the same loop runs from a copy compiled
-/// with them: 8 lanes, one `vfmadd` each, and the same bits (an FMA is exact either way).
+/// FMA instruction). When the CPU has AVX2 + FMA or AVX-512 the same loop runs from a copy
+/// compiled with them (see [`crate::simd`]): one `vfmadd` per 8 or 16 lanes, and the same
+/// bits (an FMA is exact either way).
 fn axpy<T: Float>(alpha: T, y: &[T], x: &mut [T]) {
-    #[inline(always)]
-    fn body<T: Float>(alpha: T, y: &[T], x: &mut [T]) {
-        for (x, &y) in x.iter_mut().zip(y) {
-            *x = alpha.mul_add(y, *x);
-        }
+    crate::dispatch_simd!(axpy_loop(alpha, y, x))
+}
+
+#[inline(always)]
+fn axpy_loop<T: Float>(alpha: T, y: &[T], x: &mut [T]) {
+    for (x, &y) in x.iter_mut().zip(y) {
+        *x = alpha.mul_add(y, *x);
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn body_avx2_fma<T: Float>(alpha: T, y: &[T], x: &mut [T]) {
-            body(alpha, y, x)
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has AVX2 and FMA, checked just above.
-            return unsafe { body_avx2_fma(alpha, y, x) };
-        }
-    }
-    body(alpha, y, x)
+}
+
+crate::simd_copies! {
+    fn axpy_loop[T: Float](alpha: T, y: &[T], x: &mut [T]);
 }
 
 /// Calls `f(flat_index, multi_index)` for every element of `shape` in row-major order.

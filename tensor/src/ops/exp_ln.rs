@@ -231,39 +231,10 @@ fn ln_f32(x: f32) -> f32 {
     }
 }
 
-/// A module with the loops compiled for the target features `$features`:
-/// `#[inline(always)]` bodies take on the features of the function they are inlined into.
-#[cfg(target_arch = "x86_64")]
-macro_rules! loops_with_features {
-    ($(#[$doc:meta])* mod $name:ident, $features:literal) => {
-        $(#[$doc])*
-        mod $name {
-            #[target_feature(enable = $features)]
-            pub(super) fn exp_loop(xs: &mut [f32]) {
-                super::exp_loop(xs)
-            }
-
-            #[target_feature(enable = $features)]
-            pub(super) fn ln_loop(xs: &mut [f32]) {
-                super::ln_loop(xs)
-            }
-        }
-    };
+crate::simd_copies! {
+    fn exp_loop[](xs: &mut [f32]);
+    fn ln_loop[](xs: &mut [f32]);
 }
-
-#[cfg(target_arch = "x86_64")]
-loops_with_features!(
-    /// The loops compiled with AVX2 + FMA: 8 lanes, `mul_add` as one instruction.
-    mod avx2_fma,
-    "avx2,fma"
-);
-
-#[cfg(target_arch = "x86_64")]
-loops_with_features!(
-    /// The loops compiled with AVX-512: 16 lanes.
-    mod avx512,
-    "avx512f,avx2,fma"
-);
 
 #[cfg(test)]
 mod tests {

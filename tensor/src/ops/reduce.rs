@@ -177,29 +177,9 @@ fn fold_rows_loop<T: Float, F: Fn(T, T) -> T>(acc: &mut [T], rows: &[T], f: &F) 
     }
 }
 
-/// The loop compiled for the target features `$features` (see [`crate::simd`]).
-#[cfg(target_arch = "x86_64")]
-macro_rules! fold_with_features {
-    (mod $name:ident, $features:literal) => {
-        mod $name {
-            use crate::Float;
-
-            #[target_feature(enable = $features)]
-            pub(super) fn fold_rows_loop<T: Float, F: Fn(T, T) -> T>(
-                acc: &mut [T],
-                rows: &[T],
-                f: &F,
-            ) {
-                super::fold_rows_loop(acc, rows, f)
-            }
-        }
-    };
+crate::simd_copies! {
+    fn fold_rows_loop[T: Float, F: Fn(T, T) -> T](acc: &mut [T], rows: &[T], f: &F);
 }
-
-#[cfg(target_arch = "x86_64")]
-fold_with_features!(mod avx2_fma, "avx2,fma");
-#[cfg(target_arch = "x86_64")]
-fold_with_features!(mod avx512, "avx512f,avx2,fma");
 
 #[cfg(test)]
 mod tests {
