@@ -63,38 +63,26 @@ pub(crate) fn try_run<E: Elem>(
             ($T:ty, $loops:ident) => {{
                 let (alpha, beta): ($T, $T) = (bytemuck::cast(alpha), bytemuck::cast(beta));
                 let (pa, pb, pc) = (pa.cast::<$T>(), pb.cast::<$T>(), pc.cast::<$T>());
+                let o = $loops::Operands {
+                    k,
+                    alpha,
+                    beta,
+                    a: pa,
+                    rs_a: a.row_stride,
+                    cs_a: a.col_stride,
+                    b: pb,
+                    rs_b: b.row_stride,
+                    cs_b: b.col_stride,
+                    c: pc,
+                    rs_c: c.row_stride,
+                };
                 // SAFETY: AVX-512F checked above; pointers and strides describe validated
                 // views (see above), C exclusively borrowed.
                 unsafe {
                     if rows_ok {
-                        $loops::rows(
-                            m,
-                            n,
-                            k,
-                            alpha,
-                            pa,
-                            a.row_stride,
-                            a.col_stride,
-                            pb,
-                            b.row_stride,
-                            beta,
-                            pc,
-                            c.row_stride,
-                        )
+                        $loops::rows(m, n, o)
                     } else {
-                        $loops::cols(
-                            m,
-                            n,
-                            k,
-                            alpha,
-                            pa,
-                            a.row_stride,
-                            pb,
-                            b.col_stride,
-                            beta,
-                            pc,
-                            c.row_stride,
-                        )
+                        $loops::cols(m, n, o)
                     }
                 }
             }};
@@ -143,112 +131,75 @@ macro_rules! skinny_loops {
                 }
             }
 
-            /// `C = alpha·A·B + beta·C` for m ≤ 4; `B(p, j) = b[p·rs_b + j]`,
-            /// `A(i, p) = a[i·rs_a + p·cs_a]`.
+            /// One product as the loops read it: `A(i, p) = a[i·rs_a + p·cs_a]`,
+            /// `B(p, j) = b[p·rs_b + j·cs_b]`, `C(i, j) = c[i·rs_c + j]`, depth `k`, and
+            /// `C = alpha·A·B + beta·C`.
+            #[derive(Clone, Copy)]
+            pub(super) struct Operands {
+                pub k: usize,
+                pub alpha: $E,
+                pub beta: $E,
+                pub a: *const $E,
+                pub rs_a: usize,
+                pub cs_a: usize,
+                pub b: *const $E,
+                pub rs_b: usize,
+                pub cs_b: usize,
+                pub c: *mut $E,
+                pub rs_c: usize,
+            }
+
+            impl Operands {
+                /// The same product from column `j` of B and C on.
+                fn at_col(self, j: usize) -> Self {
+                    Operands {
+                        b: self.b.wrapping_add(j * self.cs_b),
+                        c: self.c.wrapping_add(j),
+                        ..self
+                    }
+                }
+
+                /// The same product from row `i` of A and C on.
+                fn at_row(self, i: usize) -> Self {
+                    Operands {
+                        a: self.a.wrapping_add(i * self.rs_a),
+                        c: self.c.wrapping_add(i * self.rs_c),
+                        ..self
+                    }
+                }
+            }
+
+            /// The m×n product for m ≤ 4, B's rows contiguous (`cs_b = 1`, or n = 1).
             ///
             /// # Safety
             /// AVX-512F; every A(i, p), B(p, j), C(i, j) (i < m, p < k, j < n) addresses
             /// a valid element, C's exclusively.
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments)]
-            pub(super) unsafe fn rows(
-                m: usize,
-                n: usize,
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                cs_a: usize,
-                b: *const $E,
-                rs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            pub(super) unsafe fn rows(m: usize, n: usize, o: Operands) {
                 // SAFETY (all calls): forwarded from the caller.
                 unsafe {
                     match m {
-                        1 => rows_m::<1>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
-                        2 => rows_m::<2>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
-                        3 => rows_m::<3>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
-                        _ => rows_m::<4>(n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c),
+                        1 => rows_m::<1>(n, o),
+                        2 => rows_m::<2>(n, o),
+                        3 => rows_m::<3>(n, o),
+                        _ => rows_m::<4>(n, o),
                     }
                 }
             }
 
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn rows_m<const R: usize>(
-                n: usize,
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                cs_a: usize,
-                b: *const $E,
-                rs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            unsafe fn rows_m<const R: usize>(n: usize, o: Operands) {
                 let mut j = 0;
                 while j < n {
                     let w = (n - j).min(V * L);
+                    let o = o.at_col(j);
                     // SAFETY: columns j .. j + w of every row are inside the views.
                     unsafe {
                         match w.div_ceil(L) {
-                            1 => rows_block::<R, 1>(
-                                w,
-                                k,
-                                alpha,
-                                a,
-                                rs_a,
-                                cs_a,
-                                b.add(j),
-                                rs_b,
-                                beta,
-                                c.add(j),
-                                rs_c,
-                            ),
-                            2 => rows_block::<R, 2>(
-                                w,
-                                k,
-                                alpha,
-                                a,
-                                rs_a,
-                                cs_a,
-                                b.add(j),
-                                rs_b,
-                                beta,
-                                c.add(j),
-                                rs_c,
-                            ),
-                            3 => rows_block::<R, 3>(
-                                w,
-                                k,
-                                alpha,
-                                a,
-                                rs_a,
-                                cs_a,
-                                b.add(j),
-                                rs_b,
-                                beta,
-                                c.add(j),
-                                rs_c,
-                            ),
-                            _ => rows_block::<R, 4>(
-                                w,
-                                k,
-                                alpha,
-                                a,
-                                rs_a,
-                                cs_a,
-                                b.add(j),
-                                rs_b,
-                                beta,
-                                c.add(j),
-                                rs_c,
-                            ),
+                            1 => rows_block::<R, 1>(w, o),
+                            2 => rows_block::<R, 2>(w, o),
+                            3 => rows_block::<R, 3>(w, o),
+                            _ => rows_block::<R, 4>(w, o),
                         }
                     }
                     j += w;
@@ -257,25 +208,13 @@ macro_rules! skinny_loops {
 
             /// One R×w block of C (w ≤ NV·L), accumulated over all k in registers.
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-            unsafe fn rows_block<const R: usize, const NV: usize>(
-                w: usize,
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                cs_a: usize,
-                b: *const $E,
-                rs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            #[allow(clippy::needless_range_loop)]
+            unsafe fn rows_block<const R: usize, const NV: usize>(w: usize, o: Operands) {
                 let masks: [$M; NV] = std::array::from_fn(|v| mask(w.saturating_sub(v * L)));
                 let mut acc = [[$zero(); NV]; R];
-                let mut bp = b;
-                let mut ap = a;
-                for _ in 0..k {
+                let mut bp = o.b;
+                let mut ap = o.a;
+                for _ in 0..o.k {
                     let mut bv = [$zero(); NV];
                     for v in 0..NV {
                         // SAFETY: lanes under the mask are columns < w of row p of B.
@@ -283,23 +222,23 @@ macro_rules! skinny_loops {
                     }
                     for r in 0..R {
                         // SAFETY: A(r, p) for r < m, p < k.
-                        let ar = $splat(unsafe { *ap.add(r * rs_a) });
+                        let ar = $splat(unsafe { *ap.add(r * o.rs_a) });
                         for v in 0..NV {
                             acc[r][v] = $fma(ar, bv[v], acc[r][v]);
                         }
                     }
-                    bp = bp.wrapping_add(rs_b);
-                    ap = ap.wrapping_add(cs_a);
+                    bp = bp.wrapping_add(o.rs_b);
+                    ap = ap.wrapping_add(o.cs_a);
                 }
-                let va = $splat(alpha);
+                let va = $splat(o.alpha);
                 for r in 0..R {
                     for v in 0..NV {
                         // SAFETY: lanes under the mask are C(r, j) with j < w.
                         unsafe {
-                            let cp = c.add(r * rs_c + v * L);
+                            let cp = o.c.add(r * o.rs_c + v * L);
                             let mut x = $mul(va, acc[r][v]);
-                            if beta != 0.0 {
-                                x = $fma($splat(beta), $loadz(masks[v], cp), x);
+                            if o.beta != 0.0 {
+                                x = $fma($splat(o.beta), $loadz(masks[v], cp), x);
                             }
                             $store(cp, masks[v], x);
                         }
@@ -307,124 +246,48 @@ macro_rules! skinny_loops {
                 }
             }
 
-            /// `C = alpha·A·B + beta·C` for n ≤ 4, A's rows and B's columns contiguous:
-            /// `A(i, p) = a[i·rs_a + p]`, `B(p, j) = b[p + j·cs_b]`.
+            /// The m×n product for n ≤ 4, A's rows and B's columns contiguous (`cs_a = 1`,
+            /// `rs_b = 1`, or k = 1).
             ///
             /// # Safety
             /// As for [`rows`].
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments)]
-            pub(super) unsafe fn cols(
-                m: usize,
-                n: usize,
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                b: *const $E,
-                cs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            pub(super) unsafe fn cols(m: usize, n: usize, o: Operands) {
                 // SAFETY (all calls): forwarded from the caller.
                 unsafe {
                     match n {
-                        1 => cols_n::<1>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
-                        2 => cols_n::<2>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
-                        3 => cols_n::<3>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
-                        _ => cols_n::<4>(m, k, alpha, a, rs_a, b, cs_b, beta, c, rs_c),
+                        1 => cols_n::<1>(m, o),
+                        2 => cols_n::<2>(m, o),
+                        3 => cols_n::<3>(m, o),
+                        _ => cols_n::<4>(m, o),
                     }
                 }
             }
 
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn cols_n<const N: usize>(
-                m: usize,
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                b: *const $E,
-                cs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            unsafe fn cols_n<const N: usize>(m: usize, o: Operands) {
                 let mut i = 0;
                 while i + 4 <= m {
                     // SAFETY: rows i .. i + 4 are inside the views.
-                    unsafe {
-                        cols_block::<4, N>(
-                            k,
-                            alpha,
-                            a.add(i * rs_a),
-                            rs_a,
-                            b,
-                            cs_b,
-                            beta,
-                            c.add(i * rs_c),
-                            rs_c,
-                        )
-                    };
+                    unsafe { cols_block::<4, N>(o.at_row(i)) };
                     i += 4;
                 }
                 // SAFETY: as above, for the last m - i < 4 rows.
                 unsafe {
                     match m - i {
                         0 => {}
-                        1 => cols_block::<1, N>(
-                            k,
-                            alpha,
-                            a.add(i * rs_a),
-                            rs_a,
-                            b,
-                            cs_b,
-                            beta,
-                            c.add(i * rs_c),
-                            rs_c,
-                        ),
-                        2 => cols_block::<2, N>(
-                            k,
-                            alpha,
-                            a.add(i * rs_a),
-                            rs_a,
-                            b,
-                            cs_b,
-                            beta,
-                            c.add(i * rs_c),
-                            rs_c,
-                        ),
-                        _ => cols_block::<3, N>(
-                            k,
-                            alpha,
-                            a.add(i * rs_a),
-                            rs_a,
-                            b,
-                            cs_b,
-                            beta,
-                            c.add(i * rs_c),
-                            rs_c,
-                        ),
+                        1 => cols_block::<1, N>(o.at_row(i)),
+                        2 => cols_block::<2, N>(o.at_row(i)),
+                        _ => cols_block::<3, N>(o.at_row(i)),
                     }
                 }
             }
 
             /// One R×N block of C: R·N dot products of length k.
             #[target_feature(enable = "avx512f")]
-            #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-            unsafe fn cols_block<const R: usize, const N: usize>(
-                k: usize,
-                alpha: $E,
-                a: *const $E,
-                rs_a: usize,
-                b: *const $E,
-                cs_b: usize,
-                beta: $E,
-                c: *mut $E,
-                rs_c: usize,
-            ) {
+            #[allow(clippy::needless_range_loop)]
+            unsafe fn cols_block<const R: usize, const N: usize>(o: Operands) {
+                let (a, b, k) = (o.a, o.b, o.k);
                 let mut acc = [[$zero(); N]; R];
                 let mut p = 0;
                 while p < k {
@@ -432,16 +295,16 @@ macro_rules! skinny_loops {
                     let mut bv = [$zero(); N];
                     for j in 0..N {
                         // SAFETY: lanes under the mask are B(p.., j), p < k.
-                        bv[j] = unsafe { $loadz(mk, b.add(j * cs_b + p)) };
+                        bv[j] = unsafe { $loadz(mk, b.add(j * o.cs_b + p)) };
                     }
                     for r in 0..R {
                         // The same columns of the next block's rows: a hint only (a
                         // prefetch never faults), so the address may lie past the end.
                         _mm_prefetch::<_MM_HINT_T0>(
-                            a.wrapping_add((r + R) * rs_a + p).cast::<i8>(),
+                            a.wrapping_add((r + R) * o.rs_a + p).cast::<i8>(),
                         );
                         // SAFETY: lanes under the mask are A(r, p..), p < k.
-                        let av = unsafe { $loadz(mk, a.add(r * rs_a + p)) };
+                        let av = unsafe { $loadz(mk, a.add(r * o.rs_a + p)) };
                         for j in 0..N {
                             acc[r][j] = $fma(av, bv[j], acc[r][j]);
                         }
@@ -452,9 +315,9 @@ macro_rules! skinny_loops {
                     for j in 0..N {
                         // SAFETY: C(r, j), r < R rows of this block, j < n.
                         unsafe {
-                            let cp = c.add(r * rs_c + j);
-                            let s = alpha * $reduce(acc[r][j]);
-                            *cp = if beta == 0.0 { s } else { s + beta * *cp };
+                            let cp = o.c.add(r * o.rs_c + j);
+                            let s = o.alpha * $reduce(acc[r][j]);
+                            *cp = if o.beta == 0.0 { s } else { s + o.beta * *cp };
                         }
                     }
                 }
