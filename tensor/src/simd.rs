@@ -21,9 +21,26 @@
 /// there are none); the wrappers see the caller's imports. See the
 /// [module docs](crate::simd).
 ///
-/// ```ignore
+/// ```
+/// use ferrograd_tensor::Float;
+///
+/// #[inline(always)]
+/// fn scale_loop<T: Float>(xs: &mut [T], k: T) {
+///     xs.iter_mut().for_each(|x| *x = *x * k);
+/// }
+///
 /// ferrograd_tensor::simd_copies! {
 ///     fn scale_loop[T: Float](xs: &mut [T], k: T);
+/// }
+///
+/// fn scale<T: Float>(xs: &mut [T], k: T) {
+///     ferrograd_tensor::dispatch_simd!(scale_loop(xs, k))
+/// }
+///
+/// fn main() {
+///     let mut v = [1.0f32, 2.0, 3.0];
+///     scale(&mut v, 2.0);
+///     assert_eq!(v, [2.0, 4.0, 6.0]);
 /// }
 /// ```
 #[macro_export]
