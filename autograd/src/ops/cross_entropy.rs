@@ -4,7 +4,7 @@
 //! ∂L/∂x = (softmax(x) − onehot(t)) / B. Fused so the forward never exponentiates an
 //! unshifted logit and the backward never forms the log-softmax Jacobian.
 
-use ferrograd_tensor::{ln_in_place, Float, SoftmaxParts, Tensor};
+use ferrograd_tensor::{ln_in_place, scale_rows, Float, SoftmaxParts, Tensor};
 
 use crate::Var;
 
@@ -30,11 +30,13 @@ impl<T: Float> Var<T> {
         let inv_totals: Vec<T> = total.iter().map(|&total| T::ONE / total).collect();
         let mut log_totals = total;
         ln_in_place(&mut log_totals); // all rows in one call, which vectorises
+        let data = x.data();
         let mut nll = T::ZERO;
-        let rows = x.data().chunks_exact(classes.max(1)).zip(targets);
-        for ((row, &t), (&max, &log_total)) in rows.zip(max.iter().zip(&log_totals)) {
+        for (r, (&t, (&max, &log_total))) in
+            targets.iter().zip(max.iter().zip(&log_totals)).enumerate()
+        {
             // −((x[t] − max) − ln total), the same rounding as negating log_softmax's entry.
-            nll += -((row[t] - max) - log_total);
+            nll += -((data[r * classes + t] - max) - log_total);
         }
         drop(x);
         let batch = T::from_usize(targets.len());
@@ -46,11 +48,8 @@ impl<T: Float> Var<T> {
             move |ctx, sink| {
                 let k = ctx.grad_out.item() / batch;
                 // (softmax − onehot)·k, with softmax = e · (1/total) of each row.
-                let mut g = Vec::with_capacity(e.len());
-                for (row, &inv) in e.chunks_exact(classes.max(1)).zip(&inv_totals) {
-                    let s = inv * k;
-                    g.extend(row.iter().map(|&v| v * s));
-                }
+                let mut g = e.clone();
+                scale_rows(&mut g, classes, &inv_totals, k);
                 for (r, &t) in targets.iter().enumerate() {
                     g[r * classes + t] -= k;
                 }

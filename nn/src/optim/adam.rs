@@ -97,6 +97,9 @@ impl<T: Float> AdamCore<T> {
             T::from_f64(c.eps),
             T::from_f64(c.weight_decay),
         );
+        // Parameters stepped together share a step count: `powi` (a loop of multiplies,
+        // a tenth of a small probe's step) runs once per distinct count, not per tensor.
+        let mut corrections: Option<(i32, T, T)> = None;
         for (p, state) in self.params.iter().zip(&mut self.state) {
             let Some(grad) = grads.get(p) else { continue };
             let mut p = p.value_mut();
@@ -106,8 +109,15 @@ impl<T: Float> AdamCore<T> {
                 step: 0,
             });
             s.step += 1;
-            let bias_correction1 = T::ONE - b1.powi(s.step);
-            let bias_correction2_sqrt = (T::ONE - b2.powi(s.step)).sqrt();
+            let (bias_correction1, bias_correction2_sqrt) = match corrections {
+                Some((step, c1, c2)) if step == s.step => (c1, c2),
+                _ => {
+                    let c1 = T::ONE - b1.powi(s.step);
+                    let c2 = (T::ONE - b2.powi(s.step)).sqrt();
+                    corrections = Some((s.step, c1, c2));
+                    (c1, c2)
+                }
+            };
             let k = AdamStep {
                 beta1: b1,
                 beta2: b2,

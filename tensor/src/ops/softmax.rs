@@ -36,22 +36,20 @@ impl<T: Float> Tensor<T> {
     /// The [`SoftmaxParts`] of every row of the last axis (a scalar is one row of one).
     pub fn softmax_parts(&self) -> SoftmaxParts<T> {
         let n = self.row_len();
-        let max: Vec<T> = self
-            .data()
-            .chunks_exact(n)
-            .map(|row| row.iter().copied().fold(T::NEG_INFINITY, T::max))
-            .collect();
-        let mut exp = self.data().to_vec();
-        for (row, &m) in exp.chunks_exact_mut(n).zip(&max) {
-            row.iter_mut().for_each(|x| *x -= m);
-        }
+        let x = self.data();
+        let rows = x.len() / n;
+        let (mut max, mut exp, mut total) = (
+            vec![T::ZERO; rows],
+            vec![T::ZERO; x.len()],
+            vec![T::ZERO; rows],
+        );
+        // A classifier's rows are a handful of logits (a binary probe: 2): with the width a
+        // constant, each row's loops unroll instead of paying loop overhead per row.
+        with_row_len!(n, |n| shift_by_row_max(x, n, &mut max, &mut exp));
         // One call for all rows: rows are often a few elements wide, which alone would
         // never fill a vector register.
         exp_in_place(&mut exp);
-        let total = exp
-            .chunks_exact(n)
-            .map(|row| row.iter().copied().sum())
-            .collect();
+        with_row_len!(n, |n| sum_rows(&exp, n, &mut total));
         SoftmaxParts { max, exp, total }
     }
 
@@ -97,13 +95,72 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// Runs `$body` with `$n` bound to a literal for the common narrow rows (2 classes, 10
+/// classes), so that the `#[inline(always)]` row helpers below are compiled for that
+/// constant width, and with the run-time width otherwise.
+macro_rules! with_row_len {
+    ($len:expr, |$n:ident| $body:expr) => {
+        match $len {
+            2 => {
+                let $n = 2;
+                $body
+            }
+            10 => {
+                let $n = 10;
+                $body
+            }
+            $n => $body,
+        }
+    };
+}
+pub(crate) use with_row_len;
+
+/// Per `n`-wide row of `x`: its max (folded from −∞ with `max`, which skips NaN) into
+/// `max`, and `x − max` into `shifted`.
+#[inline(always)]
+fn shift_by_row_max<T: Float>(x: &[T], n: usize, max: &mut [T], shifted: &mut [T]) {
+    let rows = x.chunks_exact(n).zip(shifted.chunks_exact_mut(n));
+    for ((row, out), m) in rows.zip(max) {
+        *m = row.iter().copied().fold(T::NEG_INFINITY, T::max);
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o = v - *m;
+        }
+    }
+}
+
+/// Σ of each `n`-wide row of `x`, left to right, into `total`.
+#[inline(always)]
+fn sum_rows<T: Float>(x: &[T], n: usize, total: &mut [T]) {
+    for (row, t) in x.chunks_exact(n).zip(total) {
+        *t = row.iter().copied().sum();
+    }
+}
+
 /// Each row (`n` wide) of `exp` times 1/its total.
 fn normalized<T: Float>(mut exp: Vec<T>, total: &[T], n: usize) -> Vec<T> {
-    for (row, &total) in exp.chunks_exact_mut(n).zip(total) {
-        let inv = T::ONE / total;
-        row.iter_mut().for_each(|x| *x *= inv);
-    }
+    let inv: Vec<T> = total.iter().map(|&total| T::ONE / total).collect();
+    scale_rows(&mut exp, n, &inv, T::ONE);
     exp
+}
+
+/// Multiplies each `row_len`-wide row `r` of `data` by `scales[r] · k` (rounded once, then
+/// applied to every element of the row): softmax is `exp` scaled by 1/total, the
+/// cross-entropy gradient by (1/total)·(1/batch).
+///
+/// ```
+/// let mut g = vec![1.0f32, 2.0, 3.0, 4.0];
+/// ferrograd_tensor::scale_rows(&mut g, 2, &[0.5, 2.0], 10.0);
+/// assert_eq!(g, [5.0, 10.0, 60.0, 80.0]);
+/// ```
+pub fn scale_rows<T: Float>(data: &mut [T], row_len: usize, scales: &[T], k: T) {
+    #[inline(always)]
+    fn run<T: Float>(data: &mut [T], n: usize, scales: &[T], k: T) {
+        for (row, &scale) in data.chunks_exact_mut(n).zip(scales) {
+            let s = scale * k;
+            row.iter_mut().for_each(|x| *x *= s);
+        }
+    }
+    with_row_len!(row_len.max(1), |n| run(data, n, scales, k));
 }
 
 #[cfg(test)]
@@ -122,6 +179,45 @@ mod tests {
         let ls = t.log_softmax();
         for (l, p) in ls.data().iter().zip(s.data()) {
             assert!((l.exp() - p).abs() < 1e-6);
+        }
+    }
+
+    /// The widths compiled as constants (2 and 10 classes) give the bits of a plain row by
+    /// row computation, as every other width does, NaN and −∞ rows included.
+    #[test]
+    fn constant_width_rows_match_a_row_by_row_computation() {
+        for n in [1usize, 2, 3, 9, 10, 11] {
+            let rows = 7;
+            let mut data: Vec<f32> = (0..rows * n)
+                .map(|i| ((i * 7919) % 103) as f32 * 0.61 - 30.0)
+                .collect();
+            data[n] = f32::NAN;
+            data[2 * n..3 * n].fill(f32::NEG_INFINITY);
+            let parts = Tensor::from_vec(data.clone(), [rows, n]).softmax_parts();
+            let scales: Vec<f32> = (0..rows).map(|r| 0.25 + r as f32).collect();
+            let mut scaled = parts.exp.clone();
+            super::scale_rows(&mut scaled, n, &scales, 3.0);
+            for (r, row) in data.chunks_exact(n).enumerate() {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut e: Vec<f32> = row.iter().map(|&x| x - max).collect();
+                crate::exp_in_place(&mut e);
+                let total: f32 = e.iter().copied().sum();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(parts.max[r].to_bits(), max.to_bits(), "n {n} row {r}");
+                assert_eq!(
+                    bits(&parts.exp[r * n..(r + 1) * n]),
+                    bits(&e),
+                    "n {n} row {r}"
+                );
+                assert_eq!(parts.total[r].to_bits(), total.to_bits(), "n {n} row {r}");
+                let s = scales[r] * 3.0;
+                let want: Vec<f32> = e.iter().map(|&x| x * s).collect();
+                assert_eq!(
+                    bits(&scaled[r * n..(r + 1) * n]),
+                    bits(&want),
+                    "n {n} row {r}"
+                );
+            }
         }
     }
 
