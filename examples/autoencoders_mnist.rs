@@ -136,6 +136,10 @@ enum Outcome {
     RawPixels { acc: f64, flops: u64 },
 }
 
+/// Training frees and reallocates the same buffers every step: see `course::allocator`.
+#[global_allocator]
+static ALLOCATOR: course::Allocator = course::Allocator;
+
 fn main() {
     let wall = Run::start();
     let args = Args::parse();

@@ -100,6 +100,10 @@ const PROBE: ProbeConfig = ProbeConfig {
     max_batches: None,
 };
 
+/// Training frees and reallocates the same buffers every step: see `course::allocator`.
+#[global_allocator]
+static ALLOCATOR: course::Allocator = course::Allocator;
+
 fn main() {
     let wall = Run::start();
     let args = Args::parse();
