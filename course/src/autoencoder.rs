@@ -449,7 +449,7 @@ pub fn probe_accuracy(
     let (acc, probe_flops) = train_probe_on_batches(
         &train_codes,
         &train_labels[..used],
-        &test_codes.value(),
+        &test_codes,
         test_labels,
         cfg,
         rng,
@@ -469,7 +469,8 @@ pub fn train_linear_probe(
 ) -> (f64, u64) {
     // Built once: each epoch reuses the same constant batches.
     let batches = constant_batches(train_x, train_x.rows(), cfg.batch_size);
-    train_probe_on_batches(&batches, train_labels, test_x, test_labels, cfg, rng)
+    let test_x = Var::constant(test_x.clone());
+    train_probe_on_batches(&batches, train_labels, &test_x, test_labels, cfg, rng)
 }
 
 /// The first `rows` rows of `x` as constants of `batch_size` rows each (the last one
@@ -482,18 +483,19 @@ fn constant_batches(x: &Tensor<f32>, rows: usize, batch_size: usize) -> Vec<Var<
 }
 
 /// [`train_linear_probe`] on a training set already split into batches (constants, in
-/// order; `train_labels` holds their rows' labels, in the same order).
+/// order; `train_labels` holds their rows' labels, in the same order), scored on the
+/// constant `test_x` (taken as a `Var`, so a probe does not copy the test codes).
 pub fn train_probe_on_batches(
     batches: &[Var<f32>],
     train_labels: &[usize],
-    test_x: &Tensor<f32>,
+    test_x: &Var<f32>,
     test_labels: &[usize],
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
     let n: usize = batches.iter().map(|b| b.value().rows()).sum();
     assert_eq!(n, train_labels.len(), "probe: one label per training row");
-    let f = test_x.cols();
+    let (test_rows, f) = (test_x.value().rows(), test_x.value().cols());
     let probe = Linear::<f32>::new(f, cfg.classes, true, rng);
     let mut opt = Adam::new(probe.parameters(), AdamConfig::new(cfg.lr));
     let mut grads = Gradients::new();
@@ -511,8 +513,8 @@ pub fn train_probe_on_batches(
     }
     // Forward and weight gradient per step.
     let flops = (cfg.epochs * 2 * 2 * n * f * cfg.classes) as u64
-        + (2 * test_x.rows() * f * cfg.classes) as u64;
-    let logits = no_grad(|| probe.forward(&Var::constant(test_x.clone())));
+        + (2 * test_rows * f * cfg.classes) as u64;
+    let logits = no_grad(|| probe.forward(test_x));
     let pred = logits.value().argmax_axis(1);
     let correct = pred.iter().zip(test_labels).filter(|(p, t)| p == t).count();
     (correct as f64 / test_labels.len().max(1) as f64, flops)
