@@ -74,6 +74,11 @@ struct Args {
     /// AVX-512 skinny loops (`gemm::testing`'s switch), to compare them.
     #[arg(long)]
     no_skinny_path: bool,
+    /// Force the orientation of products on the blocked driver (`on`: compute every one as
+    /// `Cᵀ = op(B)ᵀ·op(A)ᵀ`, `off`: none) instead of letting the cost model choose
+    /// (`gemm::testing`'s switch), to compare the two.
+    #[arg(long)]
+    transposed_c: Option<String>,
     /// Thread counts to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     threads: Vec<usize>,
@@ -243,6 +248,12 @@ fn main() {
     }
     if args.no_skinny_path {
         fg::testing::set_skinny_path(false);
+    }
+    match args.transposed_c.as_deref() {
+        None | Some("auto") => {}
+        Some("on") => fg::testing::set_transposed_c(Some(true)),
+        Some("off") => fg::testing::set_transposed_c(Some(false)),
+        Some(s) => panic!("--transposed-c {s:?}: expected on, off or auto"),
     }
     if !args.only.is_empty() {
         shapes.retain(|&(m, k, n, l)| {

@@ -26,6 +26,7 @@ impl Drop for Restore {
         gemm::testing::set_skinny_path(true);
         gemm::testing::set_min_fmas_per_thread(None);
         gemm::testing::set_blocking(None);
+        gemm::testing::set_transposed_c(None);
     }
 }
 
@@ -388,6 +389,174 @@ fn shared_b_threaded_path() {
         "no product took the shared-B driver"
     );
     report("shared_b_threaded_path", &gemm::available_kernels());
+}
+
+/// Every product computed transposed (`Cᵀ = op(B)ᵀ·op(A)ᵀ`, merged into C tile by tile),
+/// whatever the cost model would choose: odd n up to 39 (every partial width of the 16-
+/// and 32-wide panels), m from 1 to 130 (partial and full 10- to 14-row panels), every
+/// layout and alpha/beta (beta = 0 over NaN), a C with padding that must survive, every
+/// kernel, 1 and 2 threads.
+#[test]
+fn transposed_c_every_odd_shape() {
+    let mut rng = Lcg(29);
+    let _guard = lock();
+    let _restore = Restore;
+    let mut ran = Vec::new();
+    let before = gemm::testing::transposed_runs();
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        // Every shape on the blocked driver, threaded however small.
+        gemm::testing::set_small_path(false);
+        gemm::testing::set_skinny_path(false);
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        gemm::testing::set_transposed_c(Some(true));
+        for threads in [1, 2] {
+            gemm::set_num_threads(threads);
+            let ctx = format!("transposed kernel={kernel} threads={threads}");
+            for m in [1, 2, 5, 10, 13, 20, 31, 64, 100, 129, 130] {
+                for n in (1..40).step_by(2) {
+                    for k in [1, 9, 40] {
+                        check_shape::<f32>(&mut rng, m, n, k, 3, &ctx);
+                        check_shape::<f64>(&mut rng, m, n, k, 1, &ctx);
+                    }
+                }
+            }
+        }
+        ran.push(kernel);
+    }
+    assert!(gemm::testing::transposed_runs() > before);
+    report("transposed_c_every_odd_shape", &ran);
+}
+
+/// The transposed product across block boundaries: k over several KC slices (beta applied
+/// on the first only), m and n over several MC / NC blocks, the shared-B threaded driver
+/// (B packed, rows split) included.
+#[test]
+fn transposed_c_crosses_blocks() {
+    let mut rng = Lcg(31);
+    let _guard = lock();
+    let _restore = Restore;
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        gemm::testing::set_transposed_c(Some(true));
+        gemm::testing::set_blocking(Some((16, 20, 64)));
+        for threads in [1, 2, 3] {
+            gemm::set_num_threads(threads);
+            let ctx = format!("transposed kernel={kernel} threads={threads} blocking");
+            for (m, n, k) in [(37, 130, 41), (130, 37, 100), (67, 21, 33), (150, 90, 17)] {
+                check_shape::<f32>(&mut rng, m, n, k, 2, &ctx);
+                check_shape::<f64>(&mut rng, m, n, k, 0, &ctx);
+            }
+        }
+    }
+    report("transposed_c_crosses_blocks", &gemm::available_kernels());
+}
+
+/// The orientation changes where each element of C is computed, not its bits: with
+/// non-integer data (so that any other order of the sums, or another rounding, would
+/// show), beta 0 and 1 (all autograd uses), the cost model's choice and the forced
+/// transposed product equal the normal one bit for bit, on the homework's shapes (which
+/// the model computes transposed, checked) and others, every kernel, 1 and 2 threads.
+#[test]
+fn orientation_keeps_the_bits() {
+    let _guard = lock();
+    let _restore = Restore;
+    let mut s = 41u64;
+    let mut r = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    fn run<T: Float>(
+        force: Option<bool>,
+        alpha: T,
+        a: &Operand<T>,
+        b: &Operand<T>,
+        beta: T,
+        c0: &[T],
+    ) -> Vec<T> {
+        gemm::testing::set_transposed_c(force);
+        let mut c = c0.to_vec();
+        let (m, n) = (a.rows, b.cols);
+        gemm(alpha, a.view(), b.view(), beta, MatMut::new(&mut c, m, n));
+        c
+    }
+    fn check<T: Float>(
+        r: &mut impl FnMut() -> f64,
+        (m, k, n): (usize, usize, usize),
+        (ta, tb): (bool, bool),
+        ctx: &str,
+    ) {
+        let mut vec = |len: usize| (0..len).map(|_| T::from_f64(r())).collect::<Vec<T>>();
+        let a = Operand {
+            data: vec(m * k),
+            rows: m,
+            cols: k,
+            trans: ta,
+        };
+        let b = Operand {
+            data: vec(k * n),
+            rows: k,
+            cols: n,
+            trans: tb,
+        };
+        let c0 = vec(m * n);
+        for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.3, 1.0), (0.7, 0.0)] {
+            let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+            let normal = run(Some(false), alpha, &a, &b, beta, &c0);
+            let auto = run(None, alpha, &a, &b, beta, &c0);
+            let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+            let what = format!(
+                "{ctx} {} {m}x{k}x{n} ta={ta} tb={tb} alpha={alpha} beta={beta}",
+                T::DTYPE
+            );
+            assert!(
+                bits(&auto) == bits(&normal),
+                "{what}: the model's orientation changed bits"
+            );
+            // Forced, the transposed product may slice k otherwise (a taller tile's KC):
+            // compare it where every kernel takes k in one slice.
+            if k <= 512 {
+                let swapped = run(Some(true), alpha, &a, &b, beta, &c0);
+                assert!(
+                    bits(&swapped) == bits(&normal),
+                    "{what}: the transposed product changed bits"
+                );
+            }
+        }
+    }
+    let mut ran = Vec::new();
+    for kernel in gemm::available_kernels() {
+        gemm::set_kernel(Some(kernel));
+        for threads in [1, 2] {
+            gemm::set_num_threads(threads);
+            gemm::testing::set_min_fmas_per_thread(if threads == 2 { Some(1) } else { None });
+            let ctx = format!("kernel={kernel} threads={threads}");
+            let before = gemm::testing::transposed_runs();
+            // (m, k, n) and which operands are stored transposed.
+            for (shape, layout) in [
+                ((500, 100, 100), (true, false)),
+                ((784, 100, 20), (true, false)),
+                ((100, 784, 20), (false, true)),
+                ((100, 784, 20), (false, false)),
+                ((200, 784, 10), (false, true)),
+                ((100, 100, 20), (true, false)),
+                ((100, 20, 784), (false, false)),
+                ((61, 300, 33), (true, true)),
+            ] {
+                check::<f32>(&mut r, shape, layout, &ctx);
+                check::<f64>(&mut r, shape, layout, &ctx);
+            }
+            if kernel == Kernel::Avx512 {
+                assert!(
+                    gemm::testing::transposed_runs() > before,
+                    "{ctx}: the model computed none of the padded shapes transposed"
+                );
+            }
+        }
+        ran.push(kernel);
+    }
+    report("orientation_keeps_the_bits", &ran);
 }
 
 /// A GEMM called from inside rayon jobs (course::sweep trains on rayon) must not wait for

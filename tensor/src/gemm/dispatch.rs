@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use super::cache::{self, Blocking};
+use super::driver::packs_with_kc;
 use super::kernels::{self, KernelFn};
+use super::MatRef;
 use crate::Float;
 
 /// A micro-kernel family (one instruction set).
@@ -230,13 +232,7 @@ impl<E: 'static> Spec<E> {
             Kernel::Avx512 => cache::KcRule::L2,
             _ => cache::KcRule::L1,
         };
-        let d = cache::derive(
-            &cache::cache_sizes(),
-            self.mr,
-            self.nr,
-            std::mem::size_of::<E>(),
-            rule,
-        );
+        let d = cache::derive_cached(self.mr, self.nr, std::mem::size_of::<E>(), rule);
         let env = env_blocking();
         let pick = |i: usize, derived: usize| match BLOCKING_OVERRIDE[i].load(Ordering::Relaxed) {
             0 => env[i].unwrap_or(derived),
@@ -383,3 +379,127 @@ pub(crate) fn spec_for_rows<E: Elem>(kernel: Kernel, m: usize) -> &'static Spec<
         .unwrap_or(default)
 }
 // ANCHOR_END: spec_for_rows
+
+/// Test hook: 0 = `orientation`'s cost model decides, 1 = never transpose, 2 = always.
+pub(crate) static ORIENTATION_OVERRIDE: AtomicU8 = AtomicU8::new(0);
+
+/// What merging one element of a transposed C costs, in multiply-adds of one vector
+/// lane, or `None` where the transposed orientation is never worth it: every tile of a
+/// transposed C goes through the scratch tile and `driver::merge_transposed` instead of
+/// being stored by the kernel. On AVX-512 (in-register transposes) the merge measured 5–6
+/// lanes per element on Zen 5, f32 and f64 alike (100×100·100×500 tn: f32 91 % of the
+/// peak computed normally, 87 % with every tile merged transposed; f64 80 % and 76 %); the
+/// cost used is a little above, as the model is rough and a swap should win clearly.
+///
+/// The other kernels merge and pack transposed operands element by element, and tile
+/// widths of 16 and less leave little padding to save: with AVX2 forced on Zen 5 the
+/// transposed orientation lost on every shape tried (f32 500×100·100×100 tn 72 % of the
+/// peak against 87 %, 784×100·100×20 tn 55 % against 64 %, f64 100×784·784×20 nt 62 %
+/// against 74 %), and with the scalar kernel it won and lost by a few percent.
+fn merge_cost(kernel: Kernel) -> Option<f64> {
+    match kernel {
+        Kernel::Avx512 => Some(8.0),
+        _ => None,
+    }
+}
+
+/// What packing one 4-byte element of an operand costs, in multiply-adds of one vector
+/// lane (an f64 element costs twice as much): the transposed orientation often packs a
+/// large operand that the normal one reads in place (`op(A)ᵀ` is row-major only if A is
+/// stored column-major). Measured on Zen 5 with the transposing AVX-512 pack, from
+/// 20×784·784×100 and 10×96·96×200 with B read in place against B stored transposed and
+/// packed: 4–6 lanes per f32 element, 8–9 per f64 element.
+const PACK_COST: f64 = 5.0;
+
+/// `PACK_COST` for an operand larger than half this core's share of L3: it then streams
+/// from memory into the pack, and the saving of the transposed orientation on FMAs turns
+/// into a loss. Measured on Zen 5 (L3 share 16 MiB), f32 m×784·784×20 with A row-major
+/// (packed only when transposed): the transpose won at m = 2000 (A 6 MiB, 65 % of the
+/// peak against 59 %), tied at 4000 (12 MiB) and lost at 6000 and 10000 (50 % against
+/// 58 %, 44 % against 52 %), which this cost predicts.
+const PACK_COST_FROM_MEMORY: f64 = 16.0;
+
+/// The spec for `op(A)·op(B)` (`m×k · k×n`) on the blocked driver, and whether to compute
+/// it transposed, `Cᵀ = op(B)ᵀ·op(A)ᵀ` (`true`), written into C through
+/// `driver::merge_transposed`.
+///
+/// Why: the kernels vectorise along the columns of C, so n that is a poor multiple of the
+/// tile width pays for FMAs on padding lanes (n = 20 computes 32 columns with a 32-wide
+/// tile, n = 100 computes 112), while the rows are cut into tiles of 10 to 14 (see
+/// `spec_for_rows`), which fit most m. When the transpose pads less (m = 500 rows as
+/// columns: 512, against 100 columns padded to 112), it can win more than it costs. The
+/// model counts for each orientation the padded multiply-adds (⌈m/MR⌉·MR rows times n
+/// rounded up to the tile, or to the narrow kernel's width for the last panel, times k)
+/// and `PACK_COST` per element of the operands the driver would pack (more for one that
+/// does not fit in the L3 cache), and charges the transposed one `merge_cost` per element
+/// of C per KC slice.
+///
+/// The bits do not change: each element of C is the same chain of FMAs over k either way
+/// (A's and B's factors swap places, and an FMA is commutative in them), its KC slices
+/// included, which is why the two orientations must slice k alike; and it is merged with
+/// `beta` as an edge tile is (`merge_edge`: the same as a full tile for beta = 0 or 1,
+/// which is all autograd uses; for other beta an edge tile's sum is not fused).
+#[track_caller]
+pub(crate) fn orientation<E: Elem>(
+    kernel: Kernel,
+    a: &MatRef<'_, E>,
+    b: &MatRef<'_, E>,
+) -> (&'static Spec<E>, bool) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let normal = spec_for_rows::<E>(kernel, m);
+    let merge_cost = match ORIENTATION_OVERRIDE.load(Ordering::Relaxed) {
+        1 => return (normal, false),
+        2 => return (spec_for_rows::<E>(kernel, n), true),
+        _ => match merge_cost(kernel) {
+            Some(cost) => cost,
+            None => return (normal, false),
+        },
+    };
+    let swapped = spec_for_rows::<E>(kernel, n);
+    // Padded multiply-adds of an orientation, the first test: it is cheap, and most
+    // products (n a good multiple of the tile) fail it.
+    let fmas = |s: &Spec<E>, rows: usize, cols: usize| {
+        let (full, rem) = (cols / s.nr * s.nr, cols % s.nr);
+        let last = match s.ukr_narrow {
+            _ if rem == 0 => 0,
+            Some((w, _)) if rem <= w => w,
+            _ => s.nr,
+        };
+        (rows.div_ceil(s.mr) * s.mr) as f64 * (full + last) as f64 * k as f64
+    };
+    let (fmas_normal, fmas_swapped) = (fmas(normal, m, n), fmas(swapped, n, m));
+    let merge_one = merge_cost * m as f64 * n as f64;
+    if fmas_swapped + merge_one >= fmas_normal {
+        return (normal, false);
+    }
+    // `blocking` is a few dozen divisions: once per spec.
+    let kc_normal = normal.blocking().kc;
+    let kc_swapped = if std::ptr::eq(normal, swapped) {
+        kc_normal
+    } else {
+        swapped.blocking().kc
+    };
+    let (slices_normal, slices_swapped) = (k.div_ceil(kc_normal), k.div_ceil(kc_swapped));
+    if k.div_ceil(slices_normal) != k.div_ceil(slices_swapped) {
+        return (normal, false);
+    }
+    let caches = cache::cache_sizes();
+    let l3_half = (caches.l3 / caches.l3_sharing.max(1) / 2) as f64;
+    let packing = |s: &Spec<E>, kc: usize, a: &MatRef<'_, E>, b: &MatRef<'_, E>| {
+        let (pack_a, pack_b) = packs_with_kc(s, kc, a, b);
+        let pack = |packed: bool, elems: f64| {
+            let bytes = elems * size_of::<E>() as f64;
+            match packed {
+                false => 0.0,
+                true if bytes <= l3_half => PACK_COST * bytes / 4.0,
+                true => PACK_COST_FROM_MEMORY * bytes / 4.0,
+            }
+        };
+        pack(pack_a, a.rows as f64 * k as f64) + pack(pack_b, k as f64 * b.cols as f64)
+    };
+    let swap = fmas_swapped
+        + merge_one * slices_swapped as f64
+        + packing(swapped, kc_swapped, &b.t(), &a.t())
+        < fmas_normal + packing(normal, kc_normal, a, b);
+    (if swap { swapped } else { normal }, swap)
+}

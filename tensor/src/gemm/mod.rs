@@ -16,7 +16,8 @@
 //!   with shorter tiles when m fits those better; NEON 8×8 / 8×4 on aarch64), with the block
 //!   sizes of each and the arithmetic behind them;
 //! - `dispatch.rs` picks the best kernel the CPU supports at run time, or the one forced
-//!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`;
+//!   by [`set_kernel`] / `FERROGRAD_GEMM_KERNEL`, the tile height by m, and whether to
+//!   compute `Cᵀ = op(B)ᵀ·op(A)ᵀ` instead when that pads the tiles less (`orientation`);
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`; `shared_b.rs` is the threaded driver
 //!   in which the threads share each packed block of B;
@@ -90,6 +91,25 @@ pub mod testing {
     /// on this machine), so tests can exercise the threaded split on tiny shapes.
     pub fn set_min_fmas_per_thread(n: Option<usize>) {
         super::threading::MIN_FMAS.store(n.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Forces the orientation of products on the blocked driver: `Some(true)` computes
+    /// every one as `Cᵀ = op(B)ᵀ·op(A)ᵀ`, `Some(false)` none, `None` (default) lets the
+    /// cost model choose (`dispatch::orientation`), so tests can check the transposed path
+    /// on any shape and kernel, and benchmarks can compare the two.
+    pub fn set_transposed_c(force: Option<bool>) {
+        let v = match force {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        super::dispatch::ORIENTATION_OVERRIDE.store(v, Ordering::Relaxed);
+    }
+
+    /// How many products so far were computed transposed (`Cᵀ = op(B)ᵀ·op(A)ᵀ`), so
+    /// tests can check that the cost model picks it for their shapes.
+    pub fn transposed_runs() -> usize {
+        super::driver::TRANSPOSED_RUNS.load(Ordering::Relaxed)
     }
 
     /// How many products so far took the multi-threaded driver that shares packed B

@@ -11,6 +11,9 @@
 //! and leave as sixteen vector stores, one per step; `f64` does the same eight by eight
 //! (one round of pair unpacks, two of lane shuffles). Elements are only moved, never
 //! computed on, so the panel is bit for bit the portable loop's.
+//!
+//! The same transposes merge the tiles of a product computed transposed into C
+//! (`driver::merge_transposed`): a tile's columns become rows of C, one masked store each.
 
 use std::arch::x86_64::*;
 
@@ -115,6 +118,118 @@ pack_transposed_for!(
     mask_storeu = _mm512_mask_storeu_pd,
     zero = _mm512_setzero_pd,
     transpose = transpose8,
+);
+
+/// The transposing merge of an edge tile (`driver::merge_transposed`) for one element
+/// type: `$L`×`$L` blocks of the tile through the same in-register transposes, each
+/// column leaving as one masked store to a row of C.
+macro_rules! merge_transposed_for {
+    (
+        $name:ident, $E:ty, lanes = $L:literal, mask = $M:ty,
+        loadu = $loadu:path, maskz_loadu = $mloadu:path, mask_storeu = $storeu:path,
+        zero = $zero:path, set1 = $set1:path, add = $add:path, mul = $mul:path,
+        transpose = $transpose:ident, full = [$(($fm:literal, $fn:literal)),*] $(,)?
+    ) => {
+        /// `C[j][i] = tile[i·ld + j] + beta·C[j][i]` for `i < mrb`, `j < nrb`, C not read
+        /// when `beta == 0`: the arithmetic of `merge_edge` (a product, then a sum; not
+        /// fused), so each element gets the same bits.
+        ///
+        /// # Safety
+        /// AVX-512F; for every `j < nrb`, the `mrb` elements from `c + j·rs` are valid
+        /// for reading and writing and not otherwise aliased. (The tile is a slice: a
+        /// block beyond it panics.) `full` lists the sizes of the kernels' full tiles.
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn $name(
+            tile: &[$E],
+            ld: usize,
+            c: *mut $E,
+            rs: usize,
+            mrb: usize,
+            nrb: usize,
+            beta: $E,
+        ) {
+            if mrb == 0 || nrb == 0 {
+                return;
+            }
+            // Every block read is L whole elements of a tile row.
+            let width = nrb.next_multiple_of($L);
+            assert!(width <= ld && (mrb - 1) * ld + width <= tile.len());
+            let (t, betav) = (tile.as_ptr(), $set1(beta));
+            // The loops for one tile size: with constant sizes (the full tiles below) they
+            // unroll, the zero rows of a short tile fold away and only the stores remain
+            // of the per-column bookkeeping.
+            macro_rules! merge {
+                ($mrb:expr, $nrb:expr) => {{
+                    let (mrb, nrb): (usize, usize) = ($mrb, $nrb);
+                    for i0 in (0..mrb).step_by($L) {
+                        let n = (mrb - i0).min($L);
+                        let keep: $M = if n == $L { !0 } else { ((1u32 << n) - 1) as $M };
+                        for j0 in (0..nrb).step_by($L) {
+                            let rows: [_; $L] = std::array::from_fn(|r| {
+                                if r < n {
+                                    // SAFETY: row i0 + r < mrb, elements j0 .. j0 + L ≤
+                                    // width of it (asserted inside the tile).
+                                    unsafe { $loadu(t.add((i0 + r) * ld + j0)) }
+                                } else {
+                                    $zero()
+                                }
+                            });
+                            let cols = $transpose(rows);
+                            for (q, col) in cols.iter().enumerate().take(nrb - j0) {
+                                // SAFETY: row j0 + q < nrb of the region, lanes i0 ..
+                                // i0 + n ≤ mrb (the mask keeps the others untouched).
+                                unsafe {
+                                    let p = c.add((j0 + q) * rs + i0);
+                                    let v = if beta == 0.0 {
+                                        *col
+                                    } else {
+                                        $add(*col, $mul(betav, $mloadu(keep, p)))
+                                    };
+                                    $storeu(p, keep, v);
+                                }
+                            }
+                        }
+                    }
+                }};
+            }
+            match (mrb, nrb) {
+                $(($fm, $fn) => merge!($fm, $fn),)*
+                _ => merge!(mrb, nrb),
+            }
+        }
+    };
+}
+
+merge_transposed_for!(
+    merge_transposed_f32,
+    f32,
+    lanes = 16,
+    mask = __mmask16,
+    loadu = _mm512_loadu_ps,
+    maskz_loadu = _mm512_maskz_loadu_ps,
+    mask_storeu = _mm512_mask_storeu_ps,
+    zero = _mm512_setzero_ps,
+    set1 = _mm512_set1_ps,
+    add = _mm512_add_ps,
+    mul = _mm512_mul_ps,
+    transpose = transpose16,
+    full = [(14, 32), (12, 32), (10, 32)],
+);
+
+merge_transposed_for!(
+    merge_transposed_f64,
+    f64,
+    lanes = 8,
+    mask = __mmask8,
+    loadu = _mm512_loadu_pd,
+    maskz_loadu = _mm512_maskz_loadu_pd,
+    mask_storeu = _mm512_mask_storeu_pd,
+    zero = _mm512_setzero_pd,
+    set1 = _mm512_set1_pd,
+    add = _mm512_add_pd,
+    mul = _mm512_mul_pd,
+    transpose = transpose8,
+    full = [(8, 24), (10, 16)],
 );
 
 /// The 8×8 `f64` transpose: `out[c]` lane `r` is `rows[r]` lane `c`.
