@@ -363,6 +363,29 @@ fn ulps_check(a: &[f32], b: &[f32]) -> String {
     format!("≤ {worst} ulp from libm {verdict}")
 }
 
+/// Races libm's `scalar`, applied element by element, against the vector `in_place` on
+/// fresh copies of `x0`, returning the times and the ulp check of the two results.
+fn race_in_place(
+    args: &Args,
+    x0: &[f32],
+    scalar: fn(f32) -> f32,
+    in_place: fn(&mut [f32]),
+) -> ((f64, f64), String) {
+    let (mut x, mut y) = (x0.to_vec(), x0.to_vec());
+    let t = race(
+        args,
+        || {
+            x.copy_from_slice(x0);
+            x.iter_mut().for_each(|v| *v = scalar(*v));
+        },
+        || {
+            y.copy_from_slice(x0);
+            in_place(&mut y);
+        },
+    );
+    (t, ulps_check(&x, &y))
+}
+
 /// Races `old` against `Var::cross_entropy` (forward and backward) on `x`, returning the
 /// times, both losses and both gradients.
 fn race_cross_entropy(
@@ -530,34 +553,12 @@ fn main() {
     }
     // libm's scalar exp → exp_in_place / ln_in_place (tolerance checks, see the top).
     {
-        let mut x = randn(&[400], &mut rng).scale(3.0).data().to_vec();
-        let x0 = x.clone();
-        let mut y = x.clone();
-        let t = race(
-            &args,
-            || {
-                x.copy_from_slice(&x0);
-                x.iter_mut().for_each(|v| *v = v.exp());
-            },
-            || {
-                y.copy_from_slice(&x0);
-                exp_in_place(&mut y);
-            },
-        );
-        row("exp of 400 f32 (libm → vector exp)", t, &ulps_check(&x, &y));
+        let x0 = randn(&[400], &mut rng).scale(3.0).data().to_vec();
+        let (t, check) = race_in_place(&args, &x0, f32::exp, exp_in_place);
+        row("exp of 400 f32 (libm → vector exp)", t, &check);
         let x0: Vec<f32> = x0.iter().map(|v| v.exp() * 10.0).collect();
-        let t = race(
-            &args,
-            || {
-                x.copy_from_slice(&x0);
-                x.iter_mut().for_each(|v| *v = v.ln());
-            },
-            || {
-                y.copy_from_slice(&x0);
-                ln_in_place(&mut y);
-            },
-        );
-        row("ln of 400 f32 (libm → vector ln)", t, &ulps_check(&x, &y));
+        let (t, check) = race_in_place(&args, &x0, f32::ln, ln_in_place);
+        row("ln of 400 f32 (libm → vector ln)", t, &check);
     }
     for &(b, c) in &[(200usize, 2usize), (100, 10)] {
         let x = Var::leaf(randn(&[b, c], &mut rng).scale(3.0));

@@ -4,7 +4,7 @@
 //! ∂L/∂x = (softmax(x) − onehot(t)) / B. Fused so the forward never exponentiates an
 //! unshifted logit and the backward never forms the log-softmax Jacobian.
 
-use ferrograd_tensor::{ln_in_place, scale_rows, Float, SoftmaxParts, Tensor};
+use ferrograd_tensor::{ln_in_place, normalize_rows, Float, SoftmaxParts, Tensor};
 
 use crate::Var;
 
@@ -27,8 +27,7 @@ impl<T: Float> Var<T> {
         // need: e = exp(x − max) (kept), total = Σe, and the row's −log softmax(x)[t] =
         // ln(total) − (x[t] − max). Backward then needs no exp at all: softmax(x) = e / total.
         let SoftmaxParts { max, exp: e, total } = x.softmax_parts();
-        let inv_totals: Vec<T> = total.iter().map(|&total| T::ONE / total).collect();
-        let mut log_totals = total;
+        let mut log_totals = total.clone();
         ln_in_place(&mut log_totals); // all rows in one call, which vectorises
         let data = x.data();
         let mut nll = T::ZERO;
@@ -49,7 +48,7 @@ impl<T: Float> Var<T> {
                 let k = ctx.grad_out.item() / batch;
                 // (softmax − onehot)·k, with softmax = e · (1/total) of each row.
                 let mut g = e.clone();
-                scale_rows(&mut g, classes, &inv_totals, k);
+                normalize_rows(&mut g, classes, &total, k);
                 for (r, &t) in targets.iter().enumerate() {
                     g[r * classes + t] -= k;
                 }

@@ -552,17 +552,30 @@ fn merge_edge<E: Elem>(
     nrb: usize,
     beta: E,
 ) {
-    for i in 0..mrb {
-        // SAFETY: the driver passes the top-left corner of an mrb×nrb region inside C,
-        // which we borrow mutably; row `i < mrb` has `nrb` elements from `c + i * rs`.
-        let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * rs), nrb) };
-        let t = &tile[i * ld..i * ld + nrb];
-        if beta == E::ZERO {
-            row.copy_from_slice(t);
+    merge_strided(tile, (ld, 1), c, rs, mrb, nrb, beta);
+}
+
+/// `C[0..rows, 0..cols] = T + beta * C` for the tile `T(i, j) = tile[i·ts.0 + j·ts.1]`
+/// (C not read when `beta == 0`): the one element rule of every merge, `t + beta·c`.
+fn merge_strided<E: Elem>(
+    tile: &[E],
+    ts: (usize, usize),
+    c: *mut E,
+    rs: usize,
+    rows: usize,
+    cols: usize,
+    beta: E,
+) {
+    for i in 0..rows {
+        // SAFETY: the driver passes the top-left corner of a rows×cols region inside C,
+        // which we borrow mutably; row `i < rows` has `cols` elements from `c + i * rs`.
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * rs), cols) };
+        let put = |(x, &y): (&mut E, &E)| *x = if beta == E::ZERO { y } else { y + beta * *x };
+        let t = &tile[i * ts.0..];
+        if ts.1 == 1 {
+            row.iter_mut().zip(&t[..cols]).for_each(put);
         } else {
-            for (x, &y) in row.iter_mut().zip(t) {
-                *x = y + beta * *x;
-            }
+            row.iter_mut().zip(t.iter().step_by(ts.1)).for_each(put);
         }
     }
 }
@@ -604,17 +617,5 @@ fn merge_transposed<E: Elem>(
         return;
     }
     let _ = kernel;
-    for j in 0..nrb {
-        // SAFETY: as above, row `j < nrb` of the region has `mrb` elements from
-        // `c + j * rs`.
-        let row = unsafe { std::slice::from_raw_parts_mut(c.add(j * rs), mrb) };
-        let col = tile[j..].iter().step_by(ld);
-        if beta == E::ZERO {
-            row.iter_mut().zip(col).for_each(|(x, &y)| *x = y);
-        } else {
-            row.iter_mut()
-                .zip(col)
-                .for_each(|(x, &y)| *x = y + beta * *x);
-        }
-    }
+    merge_strided(tile, (1, ld), c, rs, nrb, mrb, beta);
 }

@@ -11,4 +11,4 @@ mod softmax;
 mod unary;
 
 pub use exp_ln::{exp_in_place, ln_in_place};
-pub use softmax::{scale_rows, SoftmaxParts};
+pub use softmax::{normalize_rows, SoftmaxParts};

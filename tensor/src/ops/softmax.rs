@@ -138,29 +138,28 @@ fn sum_rows<T: Float>(x: &[T], n: usize, total: &mut [T]) {
 
 /// Each row (`n` wide) of `exp` times 1/its total.
 fn normalized<T: Float>(mut exp: Vec<T>, total: &[T], n: usize) -> Vec<T> {
-    let inv: Vec<T> = total.iter().map(|&total| T::ONE / total).collect();
-    scale_rows(&mut exp, n, &inv, T::ONE);
+    normalize_rows(&mut exp, n, total, T::ONE);
     exp
 }
 
-/// Multiplies each `row_len`-wide row `r` of `data` by `scales[r] · k` (rounded once, then
-/// applied to every element of the row): softmax is `exp` scaled by 1/total, the
-/// cross-entropy gradient by (1/total)·(1/batch).
+/// Multiplies each `row_len`-wide row `r` of `data` by `(1 / totals[r]) · k`, that factor
+/// rounded once per row and then applied to every element: softmax is `exp` normalised
+/// with `k = 1`, the cross-entropy gradient with `k = 1/batch`.
 ///
 /// ```
 /// let mut g = vec![1.0f32, 2.0, 3.0, 4.0];
-/// ferrograd_tensor::scale_rows(&mut g, 2, &[0.5, 2.0], 10.0);
+/// ferrograd_tensor::normalize_rows(&mut g, 2, &[2.0, 0.5], 10.0);
 /// assert_eq!(g, [5.0, 10.0, 60.0, 80.0]);
 /// ```
-pub fn scale_rows<T: Float>(data: &mut [T], row_len: usize, scales: &[T], k: T) {
+pub fn normalize_rows<T: Float>(data: &mut [T], row_len: usize, totals: &[T], k: T) {
     #[inline(always)]
-    fn run<T: Float>(data: &mut [T], n: usize, scales: &[T], k: T) {
-        for (row, &scale) in data.chunks_exact_mut(n).zip(scales) {
-            let s = scale * k;
+    fn run<T: Float>(data: &mut [T], n: usize, totals: &[T], k: T) {
+        for (row, &total) in data.chunks_exact_mut(n).zip(totals) {
+            let s = (T::ONE / total) * k;
             row.iter_mut().for_each(|x| *x *= s);
         }
     }
-    with_row_len!(row_len.max(1), |n| run(data, n, scales, k));
+    with_row_len!(row_len.max(1), |n| run(data, n, totals, k));
 }
 
 #[cfg(test)]
@@ -194,9 +193,8 @@ mod tests {
             data[n] = f32::NAN;
             data[2 * n..3 * n].fill(f32::NEG_INFINITY);
             let parts = Tensor::from_vec(data.clone(), [rows, n]).softmax_parts();
-            let scales: Vec<f32> = (0..rows).map(|r| 0.25 + r as f32).collect();
             let mut scaled = parts.exp.clone();
-            super::scale_rows(&mut scaled, n, &scales, 3.0);
+            super::normalize_rows(&mut scaled, n, &parts.total, 3.0);
             for (r, row) in data.chunks_exact(n).enumerate() {
                 let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut e: Vec<f32> = row.iter().map(|&x| x - max).collect();
@@ -210,7 +208,7 @@ mod tests {
                     "n {n} row {r}"
                 );
                 assert_eq!(parts.total[r].to_bits(), total.to_bits(), "n {n} row {r}");
-                let s = scales[r] * 3.0;
+                let s = (1.0 / total) * 3.0;
                 let want: Vec<f32> = e.iter().map(|&x| x * s).collect();
                 assert_eq!(
                     bits(&scaled[r * n..(r + 1) * n]),
