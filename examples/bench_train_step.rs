@@ -24,7 +24,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use clap::Parser;
-use ferrograd::autograd::{Reduction, Var};
+use course::probe::ProbeGradients;
+use ferrograd::autograd::{Gradients, Reduction, Var};
 use ferrograd::nn::optim::{Adam, AdamConfig, AdamW, Optimizer, Sgd, SgdConfig};
 use ferrograd::nn::{Linear, Module, ReLU, Sequential};
 use ferrograd::tensor::{exp_in_place, ln_in_place, Tensor};
@@ -620,6 +621,38 @@ fn main() {
             "mse_loss (sum) fwd+bwd [100, 784]",
             t,
             &format!("loss rel diff {:.1e}", ((lo - ln) / lo).abs()),
+        );
+    }
+
+    // A probe's Adam step: the graph (linear, cross-entropy, backward) against the
+    // gradient written out by hand (`course::probe`), which promises the same bits.
+    for &(b, f, c) in &[(200usize, 5usize, 2usize), (200, 500, 2), (200, 96, 10)] {
+        let x = randn(&[b, f], &mut rng);
+        let xv = Var::constant(x.clone());
+        let targets: Vec<usize> = (0..b).map(|i| (i * 7) % c).collect();
+        let by_graph = Linear::<f32>::new(f, c, true, &mut SmallRng::seed_from_u64(5));
+        let by_hand = Linear::<f32>::new(f, c, true, &mut SmallRng::seed_from_u64(5));
+        let mut opt_graph = Adam::new(by_graph.parameters(), AdamConfig::new(1e-3));
+        let mut opt_hand = Adam::new(by_hand.parameters(), AdamConfig::new(1e-3));
+        let (mut g_graph, mut g_hand) = (Gradients::new(), Gradients::new());
+        let mut buffers = ProbeGradients::new();
+        let t = race(
+            &args,
+            || {
+                let loss = by_graph.forward(&xv).cross_entropy(&targets);
+                loss.backward_into(&mut g_graph);
+                opt_graph.step(&g_graph);
+            },
+            || {
+                buffers.compute(&by_hand, &x, &targets, &mut g_hand);
+                opt_hand.step(&g_hand);
+            },
+        );
+        let ok = same_bits(&by_graph.parameters(), &by_hand.parameters());
+        row(
+            &format!("probe step [{b}, {f}] → {c}, graph → by hand"),
+            t,
+            if ok { "same bits" } else { "DIFFERENT" },
         );
     }
 

@@ -33,6 +33,25 @@ impl<T: Float> Gradients<T> {
             .unwrap_or_else(|| Tensor::zeros(var.shape()))
     }
 
+    /// The gradient buffer of `var`, zeros of its shape the first time: for gradients
+    /// computed by hand (a fused training step) and handed to an optimiser, written into
+    /// the same buffer every step instead of a new one.
+    ///
+    /// ```
+    /// use ferrograd_autograd::{Gradients, Var};
+    /// use ferrograd_tensor::Tensor;
+    ///
+    /// let w = Var::leaf(Tensor::from_vec(vec![1.0f64, 2.0], [2]));
+    /// let mut grads = Gradients::new();
+    /// grads.buffer_mut(&w).data_mut().copy_from_slice(&[0.5, -0.5]); // ∂L/∂w, by hand
+    /// assert_eq!(grads.get(&w).unwrap().data(), &[0.5, -0.5]);
+    /// ```
+    pub fn buffer_mut(&mut self, var: &Var<T>) -> &mut Tensor<T> {
+        self.map
+            .entry(var.id())
+            .or_insert_with(|| Tensor::zeros(var.shape()))
+    }
+
     /// Takes the gradient out of the store.
     pub fn remove(&mut self, var: &Var<T>) -> Option<Tensor<T>> {
         self.map.remove(&var.id())

@@ -5,6 +5,7 @@
 //! - [`synthetic`]: the homework notebook's synthetic data set; [`mnist`]: MNIST, fetched
 //!   on first use;
 //! - [`autoencoder`]: the autoencoder model, its training loop and the linear probe;
+//!   [`probe`]: the probe's gradient written out by hand, for its many small steps;
 //!   [`ae_report`]: their JSON, curves and probe ceilings; [`sweep`]: a grid of runs in
 //!   parallel, longest first, results in grid order; [`flags`]: range-checked flag values;
 //! - [`plot`]: line charts with bands and grids of grey images (PNG and SVG);
@@ -31,6 +32,7 @@ pub mod measure;
 pub mod mnist;
 pub mod noise;
 pub mod plot;
+pub mod probe;
 pub mod sweep;
 pub mod synthetic;
 

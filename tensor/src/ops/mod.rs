@@ -11,4 +11,5 @@ mod softmax;
 mod unary;
 
 pub use exp_ln::{exp_in_place, ln_in_place};
+pub use reduce::sum_over_rows;
 pub use softmax::{normalize_rows, SoftmaxParts};

@@ -50,31 +50,9 @@ impl<T: Float> Tensor<T> {
         let s = self.split_at_axis(axis, op)?;
         let mut out = vec![init; s.outer * s.inner];
         let data = self.data();
-        if s.inner < 8 {
-            // Short rows (the bias gradient of a 2-class probe sums a [200, 2] tensor over
-            // axis 0): the width a constant, so the accumulators live in registers and
-            // their chains (one per output, each folding its inputs in the same order as
-            // below) overlap instead of running one column after the other.
-            let fold: fn(&mut [T], &[T], &F) = match s.inner {
-                0 => |_, _, _| {}, // no outputs
-                1 => fold_short_rows::<T, F, 1>,
-                2 => fold_short_rows::<T, F, 2>,
-                3 => fold_short_rows::<T, F, 3>,
-                4 => fold_short_rows::<T, F, 4>,
-                5 => fold_short_rows::<T, F, 5>,
-                6 => fold_short_rows::<T, F, 6>,
-                _ => fold_short_rows::<T, F, 7>, // 7
-            };
-            for o in 0..s.outer {
-                let block = &data[o * s.len * s.inner..(o + 1) * s.len * s.inner];
-                fold(&mut out[o * s.inner..(o + 1) * s.inner], block, &f);
-            }
-            return Ok(Tensor::from_vec(out, self.reduced_shape(axis, keepdim)));
-        }
         for o in 0..s.outer {
-            let acc = &mut out[o * s.inner..(o + 1) * s.inner];
-            fold_rows(
-                acc,
+            fold_block(
+                &mut out[o * s.inner..(o + 1) * s.inner],
                 &data[o * s.len * s.inner..(o + 1) * s.len * s.inner],
                 &f,
             );
@@ -168,6 +146,46 @@ pub(crate) fn argmax_slice<T: Float>(xs: &[T]) -> usize {
     best
 }
 
+/// Σ over the rows of `data` (row-major, `row_len` wide) into `out` (`row_len` long):
+/// what [`Tensor::sum_axis`]`(0, false)` computes for a matrix, the same bits, into a
+/// buffer the caller keeps (a training step that should not allocate).
+///
+/// ```
+/// let mut out = [9.0f32; 2];
+/// ferrograd_tensor::sum_over_rows(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, &mut out);
+/// assert_eq!(out, [9.0, 12.0]);
+/// ```
+#[track_caller]
+pub fn sum_over_rows<T: Float>(data: &[T], row_len: usize, out: &mut [T]) {
+    assert!(
+        out.len() == row_len && (row_len == 0 || data.len().is_multiple_of(row_len)),
+        "sum_over_rows: {} elements are not rows of {row_len} summing into {} outputs",
+        data.len(),
+        out.len()
+    );
+    out.fill(T::ZERO);
+    fold_block(out, data, &|a, x| a + x);
+}
+
+/// `acc[i] ← f(acc[i], row[i])` for every row of `block` (rows of `acc.len()`), in order.
+fn fold_block<T: Float, F: Fn(T, T) -> T>(acc: &mut [T], block: &[T], f: &F) {
+    // Short rows (the bias gradient of a 2-class probe sums a [200, 2] tensor over axis
+    // 0): the width a constant, so the accumulators live in registers and their chains
+    // (one per output, each folding its inputs in the same order as `fold_rows`) overlap
+    // instead of running one column after the other through memory.
+    match acc.len() {
+        0 => {} // no outputs
+        1 => fold_short_rows::<T, F, 1>(acc, block, f),
+        2 => fold_short_rows::<T, F, 2>(acc, block, f),
+        3 => fold_short_rows::<T, F, 3>(acc, block, f),
+        4 => fold_short_rows::<T, F, 4>(acc, block, f),
+        5 => fold_short_rows::<T, F, 5>(acc, block, f),
+        6 => fold_short_rows::<T, F, 6>(acc, block, f),
+        7 => fold_short_rows::<T, F, 7>(acc, block, f),
+        _ => fold_rows(acc, block, f),
+    }
+}
+
 /// [`fold_rows`] for rows of `N < 8` elements (`acc.len() == N`), accumulating in an array.
 fn fold_short_rows<T: Float, F: Fn(T, T) -> T, const N: usize>(acc: &mut [T], rows: &[T], f: &F) {
     let mut a: [T; N] = acc.try_into().expect("one accumulator per column");
@@ -257,6 +275,22 @@ mod tests {
         assert_eq!(s.dims(), &[2, 4]);
         assert_eq!(s[[0, 0]], 0.0 + 4.0 + 8.0);
         assert_eq!(s[[1, 3]], 15.0 + 19.0 + 23.0);
+    }
+
+    /// The slice form gives `sum_axis(0)`'s bits for short and long rows, over whatever
+    /// the output buffer held before.
+    #[test]
+    fn sum_over_rows_matches_sum_axis_0() {
+        for width in [1usize, 2, 3, 7, 8, 10, 17] {
+            let data: Vec<f32> = (0..37 * width)
+                .map(|i| ((i * 7919 % 211) as f32) * 0.173 - 17.0)
+                .collect();
+            let want = Tensor::from_vec(data.clone(), [37, width]).sum_axis(0, false);
+            let mut got = vec![f32::NAN; width];
+            super::sum_over_rows(&data, width, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(want.data()), "width {width}");
+        }
     }
 
     #[test]

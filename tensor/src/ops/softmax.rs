@@ -32,25 +32,58 @@ pub struct SoftmaxParts<T> {
     pub total: Vec<T>,
 }
 
+impl<T> Default for SoftmaxParts<T> {
+    fn default() -> Self {
+        SoftmaxParts {
+            max: Vec::new(),
+            exp: Vec::new(),
+            total: Vec::new(),
+        }
+    }
+}
+
+impl<T: Float> SoftmaxParts<T> {
+    /// Recomputes the parts of the `row_len`-wide rows of `x` in place, reusing the
+    /// vectors' memory: the form for a training loop that should not allocate per step.
+    /// [`Tensor::softmax_parts`] is this on fresh vectors, so both give the same bits.
+    ///
+    /// ```
+    /// use ferrograd_tensor::{SoftmaxParts, Tensor};
+    ///
+    /// let x = [1.0f32, 2.0, 3.0, 3.0];
+    /// let mut parts = SoftmaxParts::default();
+    /// parts.compute(&x, 2);
+    /// assert_eq!(parts, Tensor::from_vec(x.to_vec(), [2, 2]).softmax_parts());
+    /// ```
+    #[track_caller]
+    pub fn compute(&mut self, x: &[T], row_len: usize) {
+        let n = row_len.max(1);
+        assert!(
+            x.len().is_multiple_of(n),
+            "SoftmaxParts::compute: {} elements are not rows of {n}",
+            x.len()
+        );
+        let rows = x.len() / n;
+        let SoftmaxParts { max, exp, total } = self;
+        max.resize(rows, T::ZERO);
+        exp.resize(x.len(), T::ZERO);
+        total.resize(rows, T::ZERO);
+        // A classifier's rows are a handful of logits (a binary probe: 2): with the width a
+        // constant, each row's loops unroll instead of paying loop overhead per row.
+        with_row_len!(n, |n| shift_by_row_max(x, n, max, exp));
+        // One call for all rows: rows are often a few elements wide, which alone would
+        // never fill a vector register.
+        exp_in_place(exp);
+        with_row_len!(n, |n| sum_rows(exp, n, total));
+    }
+}
+
 impl<T: Float> Tensor<T> {
     /// The [`SoftmaxParts`] of every row of the last axis (a scalar is one row of one).
     pub fn softmax_parts(&self) -> SoftmaxParts<T> {
-        let n = self.row_len();
-        let x = self.data();
-        let rows = x.len() / n;
-        let (mut max, mut exp, mut total) = (
-            vec![T::ZERO; rows],
-            vec![T::ZERO; x.len()],
-            vec![T::ZERO; rows],
-        );
-        // A classifier's rows are a handful of logits (a binary probe: 2): with the width a
-        // constant, each row's loops unroll instead of paying loop overhead per row.
-        with_row_len!(n, |n| shift_by_row_max(x, n, &mut max, &mut exp));
-        // One call for all rows: rows are often a few elements wide, which alone would
-        // never fill a vector register.
-        exp_in_place(&mut exp);
-        with_row_len!(n, |n| sum_rows(&exp, n, &mut total));
-        SoftmaxParts { max, exp, total }
+        let mut parts = SoftmaxParts::default();
+        parts.compute(self.data(), self.row_len());
+        parts
     }
 
     /// softmax over the last axis: `exp(x - max) / sum(exp(x - max))` per row, so no
