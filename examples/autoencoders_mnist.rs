@@ -45,7 +45,7 @@ use course::flags::{self, count_in, MAX_BATCH, MAX_EPOCHS, MAX_JOBS, MAX_REPEATS
 use course::plot::save_gray_grid;
 use course::{cli::RunArgs, or_fail, sweep, Run};
 use ferrograd::autograd::{no_grad, Var};
-use ferrograd::nn::data::Split;
+use ferrograd::nn::data::{ByteSplit, Samples, Split};
 use ferrograd::nn::Module;
 use serde_json::json;
 
@@ -182,16 +182,17 @@ fn main() {
         ActivationArg::Identity => Activation::Identity,
     };
 
+    // The pixels stay bytes until a training batch is gathered (a quarter of the memory
+    // and of the traffic); validation and test are read whole, so they become floats now.
     let mnist = course::mnist::load().unwrap_or_else(|e| course::die(e));
-    // Moved, not copied: the splits are most of the run's memory.
     let (train, valid) = or_fail(mnist.train.into_split_at_fraction(0.9), "splitting MNIST");
-    let head = |s: Split<f32>, n: usize| if quick { s.slice(0, n.min(s.len())) } else { s };
-    let (train, valid, test) = (
+    let head = |s: ByteSplit, n: usize| if quick { s.slice(0, n.min(s.len())) } else { s };
+    let (train, valid, test): (_, Split<f32>, Split<f32>) = (
         head(train, 5_000),
-        head(valid, 1_000),
-        head(mnist.test, 2_000),
+        head(valid, 1_000).to_split(),
+        head(mnist.test, 2_000).to_split(),
     );
-    let named = [
+    let named: [(&str, &dyn Samples<f32>); 3] = [
         ("training", &train),
         ("validation", &valid),
         ("test", &test),

@@ -26,7 +26,7 @@
 use std::time::Instant;
 
 use ferrograd::autograd::{no_grad, Gradients, Reduction, Var};
-use ferrograd::nn::data::Split;
+use ferrograd::nn::data::{Batches, Samples, Split};
 use ferrograd::nn::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
 use ferrograd::tensor::{Float, Tensor};
@@ -230,8 +230,9 @@ pub struct ProbeConfig {
 /// The train, validation and test splits one run uses.
 #[derive(Clone, Copy)]
 pub struct Splits<'a> {
-    /// Autoencoder training data (labels unused).
-    pub train: &'a Split<f32>,
+    /// Autoencoder training data (labels unused): a [`Split`], or MNIST's pixels as bytes
+    /// ([`ferrograd::nn::data::ByteSplit`]), converted batch by batch.
+    pub train: &'a dyn Samples<f32>,
     /// Validation loss, and the probe's training data.
     pub valid: &'a Split<f32>,
     /// The probe's accuracy.
@@ -331,10 +332,7 @@ pub fn train_and_probe(
         let mut loss_sum = 0.0;
         let mut batches = 0usize;
         // Every batch full, as the homework's `n // batch_size` loop.
-        let mut epoch_batches = data
-            .train
-            .shuffled_batches(cfg.batch_size, rng)
-            .drop_last(true);
+        let mut epoch_batches = Batches::shuffled(data.train, cfg.batch_size, rng).drop_last(true);
         while epoch_batches.next_into(&mut target.value_mut(), &mut labels) {
             if cfg.kind != ModelKind::Vanilla {
                 corrupt_into(&target.value(), &mut input.value_mut(), cfg, rng);

@@ -149,7 +149,7 @@ pub fn writable_dir(dir: &Path) -> Result<PathBuf, String> {
 /// Errors unless every split has samples of `features` values each: an empty test split
 /// would otherwise give a probe accuracy of `0.00 %` after all the training.
 pub fn check_splits(
-    splits: &[(&str, &ferrograd::nn::data::Split<f32>)],
+    splits: &[(&str, &dyn ferrograd::nn::data::Samples<f32>)],
     features: usize,
 ) -> Result<(), String> {
     for (name, split) in splits {
@@ -158,10 +158,10 @@ pub fn check_splits(
                 "the {name} split has 0 samples; check the data files"
             ));
         }
-        if split.x.cols() != features {
+        if split.dim() != features {
             return Err(format!(
                 "the {name} split has {} features per sample, expected {features}",
-                split.x.cols()
+                split.dim()
             ));
         }
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ferrograd::nn::data::mnist::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-use ferrograd::nn::data::{DataError, Mnist};
+use ferrograd::nn::data::{DataError, Mnist, MnistBytes};
 
 /// The repository's fetch script, found from this package's source folder so that the
 /// examples work from any working directory.
@@ -52,10 +52,11 @@ pub fn ensure() -> Result<PathBuf, String> {
     }
 }
 
-/// Loads MNIST in f32, fetching it first if needed.
-pub fn load() -> Result<Mnist<f32>, String> {
+/// Loads MNIST with its pixels as bytes (see [`MnistBytes`]), fetching it first if
+/// needed.
+pub fn load() -> Result<MnistBytes, String> {
     let dir = ensure()?;
-    Mnist::<f32>::load(Some(&dir)).map_err(|e: DataError| format!("loading MNIST: {e}"))
+    MnistBytes::load(Some(&dir)).map_err(|e: DataError| format!("loading MNIST: {e}"))
 }
 
 /// Which of the four IDX files `dir` lacks.

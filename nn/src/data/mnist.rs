@@ -10,13 +10,15 @@
 //! [`Mnist::load`] finds the folder (an explicit path, else `MNIST_DIR`, else
 //! `data/mnist`), checks that all four files are there (naming every one that is not),
 //! reads each, parses it, and converts pixels to floats in `[0, 1]` (`x / 255`, as
-//! torchvision's `ToTensor` does).
+//! torchvision's `ToTensor` does). [`MnistBytes::load`] stops before the conversion and
+//! keeps the pixels as bytes ([`ByteSplit`]), for training loops that gather shuffled
+//! batches from them.
 //!
 //! Contract on files that change while loading: the files are *read*, not memory-mapped.
 //! A mapped file that another process truncates kills the reader with SIGBUS when a pixel
 //! past the new end is touched, and no check made before the access can rule that out.
 //! Reading copies the bytes the file has when opened (at most 47 MB for the largest file,
-//! which the conversion to floats needs anyway), so a file that shrinks, grows or is
+//! which the split keeps anyway), so a file that shrinks, grows or is
 //! rewritten meanwhile yields either a consistent data set or a [`DataError`] (typically
 //! `Truncated`), never a crash. Only regular files are read: a FIFO, a device or a
 //! directory in a file's place is an error naming it, not a hang.
@@ -24,10 +26,10 @@
 use std::path::{Path, PathBuf};
 
 use bytemuck::{Pod, Zeroable};
-use ferrograd_tensor::{Float, Tensor};
+use ferrograd_tensor::Float;
 use rand::Rng;
 
-use super::{DataError, Split};
+use super::{ByteSplit, DataError, Split};
 
 /// Magic number of an IDX file of unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 2051;
@@ -247,6 +249,17 @@ pub fn split_from_idx<T: Float>(
     labels: &IdxLabels<'_>,
     labels_name: &str,
 ) -> Result<Split<T>, DataError> {
+    Ok(byte_split_from_idx(images, images_name, labels, labels_name)?.to_split())
+}
+
+/// Pairs parsed images with parsed labels, the pixels kept as bytes (see [`ByteSplit`]).
+/// `images_name` and `labels_name` name the two sources in errors.
+pub fn byte_split_from_idx(
+    images: &IdxImages<'_>,
+    images_name: &str,
+    labels: &IdxLabels<'_>,
+    labels_name: &str,
+) -> Result<ByteSplit, DataError> {
     if images.count != labels.labels.len() {
         return Err(DataError::CountMismatch {
             images: images_name.to_string(),
@@ -255,40 +268,11 @@ pub fn split_from_idx<T: Float>(
             n_labels: labels.labels.len(),
         });
     }
-    // 256 possible bytes: a table makes the conversion one load per pixel, and x / 255 is
-    // computed in f64 so f32 and f64 data agree to f32 rounding.
-    let table: [T; 256] = std::array::from_fn(|b| T::from_f64(b as f64 / 255.0));
-    let mut data = vec![T::ZERO; images.pixels.len()];
-    to_floats(images.pixels, &table, &mut data);
-    let x = Tensor::from_vec(data, [images.count, images.image_len()]);
-    Ok(Split {
-        x,
-        labels: labels.labels.iter().map(|&l| l as usize).collect(),
-    })
-}
-
-/// `out[i] = table[pixels[i]]`, on several threads for a large file.
-///
-/// Why threads for a table lookup: `out` is fresh memory (190 MB for MNIST's training
-/// images), and the first write to each of its pages is a page fault that costs far more
-/// than the lookups (0.09 of the load's 0.10 s was system time on one thread). The kernel
-/// handles faults from different threads in parallel.
-fn to_floats<T: Float>(pixels: &[u8], table: &[T; 256], out: &mut [T]) {
-    const MIN_PER_THREAD: usize = 1 << 22;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(pixels.len().div_ceil(MIN_PER_THREAD))
-        .max(1);
-    let chunk = pixels.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        for (src, dst) in pixels.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            s.spawn(move || {
-                for (o, &b) in dst.iter_mut().zip(src) {
-                    *o = table[b as usize];
-                }
-            });
-        }
-    });
+    ByteSplit::new(
+        images.pixels.to_vec(),
+        images.image_len(),
+        labels.labels.iter().map(|&l| l as usize).collect(),
+    )
 }
 
 /// The bytes of one data file, or an error naming it (see [`crate::files`] for what is
@@ -311,8 +295,8 @@ fn read_file(dir: &Path, file: &str) -> Result<Vec<u8>, DataError> {
     })
 }
 
-/// Loads one images/labels pair from `dir` as a split, checking 28 x 28 images.
-fn load_pair<T: Float>(dir: &Path, images: &str, labels: &str) -> Result<Split<T>, DataError> {
+/// Loads one images/labels pair from `dir`, checking 28 x 28 images.
+fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<ByteSplit, DataError> {
     let image_bytes = read_file(dir, images)?;
     let label_bytes = read_file(dir, labels)?;
     let images_name = dir.join(images).display().to_string();
@@ -328,7 +312,7 @@ fn load_pair<T: Float>(dir: &Path, images: &str, labels: &str) -> Result<Split<T
         });
     }
     let label_view = parse_idx_labels(&label_bytes, &labels_name)?;
-    split_from_idx(&image_view, &images_name, &label_view, &labels_name)
+    byte_split_from_idx(&image_view, &images_name, &label_view, &labels_name)
 }
 
 /// The MNIST digits: 60 000 training and 10 000 test images as `[n, 784]` rows of pixels
@@ -367,26 +351,10 @@ impl<T: Float> Mnist<T> {
     /// Missing files give one error that names each of them and says how to fetch them;
     /// a damaged one an error that names the file and the defect.
     pub fn load(dir: Option<&Path>) -> Result<Self, DataError> {
-        let dir = Self::resolve_dir(dir);
-        // All four up front, so the error names every missing file rather than the first.
-        let missing: Vec<String> = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
-            .into_iter()
-            .filter(|f| {
-                matches!(std::fs::metadata(dir.join(f)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-            })
-            .map(String::from)
-            .collect();
-        if let Some(first) = missing.first() {
-            return Err(DataError::NotFound {
-                path: dir.join(first),
-                dir,
-                missing,
-            });
-        }
+        let bytes = MnistBytes::load(dir)?;
         Ok(Mnist {
-            train: load_pair(&dir, TRAIN_IMAGES, TRAIN_LABELS)?,
-            test: load_pair(&dir, TEST_IMAGES, TEST_LABELS)?,
+            train: bytes.train.to_split(),
+            test: bytes.test.to_split(),
         })
     }
 
@@ -405,6 +373,45 @@ impl<T: Float> Mnist<T> {
         rng: &mut R,
     ) -> Result<(Split<T>, Split<T>), DataError> {
         self.train.shuffled_split_at_fraction(train_frac, rng)
+    }
+}
+
+/// MNIST with its pixels kept as bytes until a batch is gathered (see [`ByteSplit`]): a
+/// quarter of the memory of [`Mnist`]`<f32>`, and what a training loop over shuffled
+/// batches reads fastest. [`ByteSplit::to_split`] gives the floats of a part that is read
+/// whole (a validation or test set).
+#[derive(Clone, Debug)]
+pub struct MnistBytes {
+    /// The 60 000 training images (`train-*` files).
+    pub train: ByteSplit,
+    /// The 10 000 test images (`t10k-*` files).
+    pub test: ByteSplit,
+}
+
+impl MnistBytes {
+    /// Loads the four files as [`Mnist::load`] does (the same folder, the same errors).
+    pub fn load(dir: Option<&Path>) -> Result<Self, DataError> {
+        let dir = Mnist::<f32>::resolve_dir(dir);
+        // All four up front, so the error names every missing file rather than the first.
+        let missing: Vec<String> = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS]
+            .into_iter()
+            .filter(|f| {
+                matches!(std::fs::metadata(dir.join(f)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            })
+            .map(String::from)
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(DataError::NotFound {
+                path: dir.join(first),
+                dir,
+                missing,
+            });
+        }
+        Ok(MnistBytes {
+            train: load_pair(&dir, TRAIN_IMAGES, TRAIN_LABELS)?,
+            test: load_pair(&dir, TEST_IMAGES, TEST_LABELS)?,
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 //! Design in brief:
 //! - Every data set ends up as [`Split`]s: a `[n, d]` feature tensor and `n` class labels,
 //!   so training loops, probes and the batch iterator never care where data came from.
+//!   Images can also stay bytes until a batch is gathered ([`ByteSplit`]); the batch
+//!   iterator reads either through the [`Samples`] trait.
 //! - File formats are parsed by pure functions over `&[u8]`
 //!   ([`mnist::parse_idx_images`], [`mnist::parse_idx_labels`]) that check every header
 //!   field against the byte count before touching pixels; loading is a bounded read of
@@ -13,12 +15,14 @@
 //!   argument: one seed reproduces a whole run.
 
 pub mod batches;
+mod bytes;
 mod error;
 pub mod mnist;
 
-pub use batches::Batches;
+pub use batches::{Batches, Samples};
+pub use bytes::{pixel_value, ByteSplit};
 pub use error::DataError;
-pub use mnist::Mnist;
+pub use mnist::{Mnist, MnistBytes};
 
 use ferrograd_tensor::{Float, Tensor};
 use rand::seq::SliceRandom;
