@@ -4,8 +4,8 @@
 //! The MNIST homework's 20-unit layers issue `100×784 · 784×20` products, forward
 //! (`X·Wᵀ`, W of 20×784 row-major) and backward (`dY·W`, W2 of 784×20), and its linear
 //! probe `200×784 · 784×10`. The blocked driver vectorises along C's columns with tiles
-//! 16 or 32 wide (f32), so n = 20 computes 32 columns and n = 10 computes 16: 37 % and
-//! 37 % of its FMAs on padding, and it reached 53–60 % of one core's FMA peak on them.
+//! 16 or 32 wide (f32), so n = 20 computes 32 columns and n = 10 computes 16 (37.5 % of
+//! its FMAs on padding either way), and it reached 45–60 % of one core's FMA peak on them.
 //! Here the vectors run along k instead, so nothing is padded but the last, masked step:
 //!
 //! - every element of C is a dot product of a row of A and a column of B, both
@@ -22,7 +22,11 @@
 //!   (3+3) against 85; 8×3 and 7×3 were slower everywhere;
 //! - the R·W accumulators are summed across their lanes W at a time, by transposing
 //!   shuffles (`hsum8_f32`: eight vectors in 24 instructions, where eight separate
-//!   reductions take about 64), and each row of the block leaves in one masked store;
+//!   reductions take about 64), and each row of the block leaves in one masked store.
+//!   Summing the whole block's 24 accumulators at once (sixteen vectors in 45
+//!   instructions, plus a two-vector permute per row) measured slower: f32
+//!   `100×784·784×20` 74 % against 78, `100×100·100×20` (below the k rule) 38 against
+//!   43, the driver 51;
 //! - for each R-row block the column groups run left to right, so the block's rows of A
 //!   stay in L1 while B streams from L2. If R + W = 10 lines of k do not fit in two
 //!   thirds of L1 (f64 from k = 409 on Zen 5), k is cut into balanced slices
@@ -50,7 +54,7 @@
 //!   f64 n = 24 82 against 77 here, n = 16 77 against 75;
 //! - an A larger than half this core's L3 share streams from memory and stays on the
 //!   driver: f32 `10000×784·784×20` (31 MB) 55 on the driver, 52 here even with A's next
-//!   rows prefetched (48 without); `5000×784·784×16` 73 against 64;
+//!   rows prefetched (48 without); `5000×784·784×16` 73 against 64 (prefetching);
 //! - f64 with k sliced: `100×784·784×20` 65 → 75 (67 unsliced), `200×784·784×10` 55 → 66;
 //!   `1000×784·784×20` stays within noise (75 driver, 73 here).
 //!
@@ -137,15 +141,13 @@ pub(crate) fn try_run<E: Elem>(
     beta: E,
     c: &mut MatMut<'_, E>,
 ) -> bool {
+    if !ENABLED.load(Ordering::Relaxed) || !takes::<E>(b.cols, a.cols) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         let (m, n, k) = (a.rows, b.cols, a.cols);
-        if kernel != Kernel::Avx512
-            || !Kernel::Avx512.is_available()
-            || !ENABLED.load(Ordering::Relaxed)
-            || !takes::<E>(n, k)
-            || a.col_stride != 1
-        {
+        if kernel != Kernel::Avx512 || !Kernel::Avx512.is_available() || a.col_stride != 1 {
             return false;
         }
         // `nt`: B's columns are contiguous (B = Wᵀ, W row-major) and are read in place;
