@@ -74,6 +74,10 @@ struct Args {
     /// AVX-512 skinny loops (`gemm::testing`'s switch), to compare them.
     #[arg(long)]
     no_skinny_path: bool,
+    /// Send narrow products (5 to 24 columns) to the blocked driver instead of the AVX-512
+    /// dot-product loops (`gemm::testing`'s switch), to compare them.
+    #[arg(long)]
+    no_dot_path: bool,
     /// Force the orientation of products on the blocked driver (`on`: compute every one as
     /// `Cᵀ = op(B)ᵀ·op(A)ᵀ`, `off`: none) instead of letting the cost model choose
     /// (`gemm::testing`'s switch), to compare the two.
@@ -248,6 +252,9 @@ fn main() {
     }
     if args.no_skinny_path {
         fg::testing::set_skinny_path(false);
+    }
+    if args.no_dot_path {
+        fg::testing::set_dot_path(false);
     }
     match args.transposed_c.as_deref() {
         None | Some("auto") => {}

@@ -24,6 +24,7 @@ impl Drop for Restore {
         gemm::set_num_threads(0);
         gemm::testing::set_small_path(true);
         gemm::testing::set_skinny_path(true);
+        gemm::testing::set_dot_path(true);
         gemm::testing::set_min_fmas_per_thread(None);
         gemm::testing::set_blocking(None);
         gemm::testing::set_transposed_c(None);
@@ -188,7 +189,8 @@ fn report(test: &str, ran: &[Kernel]) {
 // ANCHOR: for_each_config
 /// Runs `f` under every kernel the CPU supports × 1 and 2 threads × (small path on, off),
 /// and with the small path off, the skinny loops (at most 4 rows or columns, AVX-512)
-/// on and off, so that every shape also reaches the blocked driver.
+/// and the dot-product loops (5 to 24 columns, AVX-512) both on and both off, so that
+/// every shape also reaches the blocked driver.
 #[track_caller]
 fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
     let _guard = lock();
@@ -202,11 +204,13 @@ fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
         assert_eq!(gemm::kernel(), kernel);
         for threads in [1, 2] {
             gemm::set_num_threads(threads);
-            for (small, skinny) in [(true, true), (false, true), (false, false)] {
+            for (small, narrow) in [(true, true), (false, true), (false, false)] {
                 gemm::testing::set_small_path(small);
-                gemm::testing::set_skinny_path(skinny);
+                gemm::testing::set_skinny_path(narrow);
+                gemm::testing::set_dot_path(narrow);
                 f(&format!(
-                    "kernel={kernel} threads={threads} small={small} skinny={skinny}"
+                    "kernel={kernel} threads={threads} small={small} skinny={narrow} \
+                     dot={narrow}"
                 ));
             }
         }
@@ -310,6 +314,56 @@ fn skinny_loops_every_width_and_depth() {
                 }
             }
         }
+    });
+}
+
+#[test]
+fn dot_loops_every_width_and_depth() {
+    // The AVX-512 dot-product loops for 5 to 24 columns (`dot.rs`): every width they may
+    // take (16 f32 and 16, 24 f64 go to the driver, whose tiles fit them), depths not a
+    // multiple of the vector (masked last step) on both sides of a slice of k (slices of
+    // at most 816 f32 / 408 f64 on a 48 KiB L1d: k = 817 and 409 take two, the second
+    // accumulated onto C), row counts that are no multiple of either tile height (4, 6),
+    // and the two layouts they read: A·Bᵀ (B's columns contiguous, read in place) and A·B
+    // (B copied transposed). `check_shape` also runs the layouts with A transposed, which
+    // take the driver, with a padded C and beta = 0 over NaN; `check_strided` reads A and
+    // B with leading dimensions larger than their rows. Two threads split the rows.
+    let mut rng = Lcg(31);
+    for_each_config("dot_loops_every_width_and_depth", |ctx| {
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        let runs = gemm::testing::dot_runs();
+        let mut routed = 0;
+        for n in 5..=24 {
+            // The widths the driver's tiles fit go there (f32: 16; f64: 16 and 24).
+            let (f32_here, f64_here) = (usize::from(n != 16), usize::from(n != 16 && n != 24));
+            for (m, k) in [(1, 203), (7, 784), (13, 817)] {
+                check_shape::<f32>(&mut rng, m, n, k, 3, ctx);
+                // A·Bᵀ and A·B; with one row, A·B takes `skinny`'s few-rows loop instead,
+                // and Aᵀ·Bᵀ the dot loops (a transposed single row is contiguous).
+                routed += f32_here * 2 * ALPHA_BETA.len();
+            }
+            for (m, k) in [(5, 101), (11, 409)] {
+                check_shape::<f64>(&mut rng, m, n, k, 1, ctx);
+                routed += f64_here * 2 * ALPHA_BETA.len();
+            }
+            // A·Bᵀ and A·B with every operand's leading dimension past its rows.
+            for (m, k) in [(9, 250), (23, 199)] {
+                check_strided::<f32>(&mut rng, (m, n, k), (k + 5, 1), (1, k + 7), ctx);
+                check_strided::<f32>(&mut rng, (m, n, k), (k + 5, 1), (n + 3, 1), ctx);
+                check_strided::<f64>(&mut rng, (m, n, k), (k + 1, 1), (1, k + 3), ctx);
+                check_strided::<f64>(&mut rng, (m, n, k), (k + 1, 1), (n + 1, 1), ctx);
+                routed += 2 * f32_here + 2 * f64_here;
+            }
+        }
+        // The shapes must really reach the loops (other tests may add runs meanwhile).
+        if ctx.starts_with("kernel=avx512") && ctx.ends_with("dot=true") {
+            let ran = gemm::testing::dot_runs() - runs;
+            assert!(
+                ran >= routed,
+                "{ctx}: {ran} products took the dot loops, want {routed}"
+            );
+        }
+        gemm::testing::set_min_fmas_per_thread(None);
     });
 }
 

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::cache::Blocking;
 use super::dispatch::{self, Elem, Spec};
 use super::kernels::MAX_TILE;
-use super::{pack, skinny, small, threading, MatMut, MatRef};
+use super::{dot, pack, skinny, small, threading, MatMut, MatRef};
 
 /// A raw view of (part of) `C` that can be sent to another thread.
 ///
@@ -137,6 +137,7 @@ pub(crate) fn gemm_typed<E: Elem>(
     let mut c = c;
     if small::try_run(kernel, alpha, a, b, beta, &mut c)
         || skinny::try_run(kernel, alpha, a, b, beta, &mut c)
+        || dot::try_run(kernel, alpha, a, b, beta, &mut c)
     {
         return;
     }

@@ -23,6 +23,8 @@
 //!   in which the threads share each packed block of B;
 //! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
 //!   linear probe's logits and weight gradient) with loops that pad nothing;
+//! - `dot.rs` handles, on AVX-512, products with 5 to 24 columns and a long inner
+//!   dimension (`X·Wᵀ` and `X·W` into a narrow layer) as register-blocked dot products;
 //! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
 //!   kernel and shape) with a plain loop;
 //! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
@@ -41,6 +43,7 @@
 
 mod cache;
 mod dispatch;
+mod dot;
 mod driver;
 mod kernels;
 mod pack;
@@ -78,6 +81,12 @@ pub mod testing {
         super::skinny::ENABLED.store(enabled, Ordering::Relaxed);
     }
 
+    /// Enables (default) or disables the AVX-512 dot-product loops for narrow products
+    /// (`dot.rs`), so tests and benchmarks can compare them with the blocked driver.
+    pub fn set_dot_path(enabled: bool) {
+        super::dot::ENABLED.store(enabled, Ordering::Relaxed);
+    }
+
     /// Forces KC, MC, NC for every kernel (`None` returns to the sizes derived from the
     /// caches), so tests can make tiny shapes cross every block boundary.
     pub fn set_blocking(kc_mc_nc: Option<(usize, usize, usize)>) {
@@ -110,6 +119,12 @@ pub mod testing {
     /// tests can check that the cost model picks it for their shapes.
     pub fn transposed_runs() -> usize {
         super::driver::TRANSPOSED_RUNS.load(Ordering::Relaxed)
+    }
+
+    /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests
+    /// can check that their shapes reach them.
+    pub fn dot_runs() -> usize {
+        super::dot::RUNS.load(Ordering::Relaxed)
     }
 
     /// How many products so far took the multi-threaded driver that shares packed B

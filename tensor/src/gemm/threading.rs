@@ -162,6 +162,19 @@ fn default_threads() -> usize {
     })
 }
 
+/// How many threads a product of `fmas` multiply-adds gets when it can be cut into
+/// `parts` pieces: at most the cap ([`num_threads`]) and one per piece, and only as many
+/// as have `min_fmas_per_thread` each. `spec` is the blocked driver's for the product's
+/// kernel and element type (whose speed the threshold is measured on).
+pub(crate) fn thread_count<E: Elem>(spec: &'static Spec<E>, fmas: usize, parts: usize) -> usize {
+    let cap = num_threads().min(parts);
+    if cap <= 1 || (fmas < 2 * NEVER_BELOW && MIN_FMAS.load(Ordering::Relaxed) == 0) {
+        1
+    } else {
+        cap.min(fmas / min_fmas_per_thread(spec).max(1)).max(1)
+    }
+}
+
 /// Runs the blocked product, on as many threads as its size warrants.
 pub(crate) fn run<E: Elem>(
     spec: &'static Spec<E>,
@@ -190,12 +203,7 @@ pub(crate) fn run<E: Elem>(
         col_panels < 2 && row_panels >= 2
     };
     let panels = if split_rows { row_panels } else { col_panels };
-    let cap = num_threads().min(panels);
-    let nt = if cap <= 1 || (fmas < 2 * NEVER_BELOW && MIN_FMAS.load(Ordering::Relaxed) == 0) {
-        1
-    } else {
-        cap.min(fmas / min_fmas_per_thread(spec).max(1)).max(1)
-    };
+    let nt = thread_count(spec, fmas, panels);
     if nt == 1 {
         run_seq(spec, alpha, a, b, beta, c);
         return;
