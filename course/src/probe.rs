@@ -139,7 +139,7 @@ mod tests {
                 for (p, q) in by_graph.parameters().iter().zip(by_hand.parameters()) {
                     let at = format!("{classes} classes, {features} features, step {step}");
                     assert_eq!(
-                        bits(&g_graph.get(p).unwrap()),
+                        bits(g_graph.get(p).unwrap()),
                         bits(g_hand.get(&q).unwrap()),
                         "{at}"
                     );
