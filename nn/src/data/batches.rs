@@ -45,7 +45,9 @@ pub trait Samples<T>: Sync {
     fn copy_rows(&self, start: usize, end: usize, out: &mut [T]);
 
     /// Writes the features of sample `i` into `out` (`dim` long).
-    fn copy_row(&self, i: usize, out: &mut [T]);
+    fn copy_row(&self, i: usize, out: &mut [T]) {
+        self.copy_rows(i, i + 1, out);
+    }
 
     /// Hints the CPU to start loading sample `i` (see [`Batches::next_into`]); a hint only.
     fn prefetch_row(&self, _i: usize) {}
@@ -67,11 +69,6 @@ impl<T: Float> Samples<T> for Split<T> {
     fn copy_rows(&self, start: usize, end: usize, out: &mut [T]) {
         let d = Split::dim(self);
         out.copy_from_slice(&self.x.data()[start * d..end * d]);
-    }
-
-    fn copy_row(&self, i: usize, out: &mut [T]) {
-        let d = Split::dim(self);
-        out.copy_from_slice(&self.x.data()[i * d..(i + 1) * d]);
     }
 
     fn prefetch_row(&self, i: usize) {
@@ -229,7 +226,8 @@ impl<T: Float> Batches<'_, T> {
                     }
                     src.copy_row(i, row);
                 }
-                labels.extend(idx.iter().map(|&i| src.labels()[i]));
+                let all = src.labels();
+                labels.extend(idx.iter().map(|&i| all[i]));
             }
         }
     }

@@ -161,10 +161,6 @@ impl<T: Float> Samples<T> for ByteSplit {
         convert(&self.pixels[start * self.dim..end * self.dim], out);
     }
 
-    fn copy_row(&self, i: usize, out: &mut [T]) {
-        convert(&self.pixels[i * self.dim..(i + 1) * self.dim], out);
-    }
-
     fn prefetch_row(&self, i: usize) {
         prefetch(&self.pixels[i * self.dim..(i + 1) * self.dim]);
     }
@@ -181,10 +177,9 @@ impl<T: Float> Samples<T> for ByteSplit {
 /// assert_eq!(ferrograd_nn::data::pixel_value::<f64>(255), 1.0);
 /// ```
 pub fn pixel_value<T: Float>(b: u8) -> T {
-    match T::DTYPE {
-        DType::F32 => T::from_f64(f64::from(b as f32 / 255.0)),
-        DType::F64 => T::from_f64(f64::from(b) / 255.0),
-    }
+    let mut out = [T::ZERO];
+    convert(&[b], &mut out);
+    out[0]
 }
 
 /// `out[i] = pixel_value(pixels[i])`.

@@ -22,8 +22,7 @@ use std::arch::x86_64::*;
 macro_rules! pack_transposed_for {
     (
         $name:ident, $inner:ident, $E:ty, lanes = $L:literal, mask = $M:ty,
-        loadu = $loadu:path, mask_storeu = $storeu:path, zero = $zero:path,
-        transpose = $transpose:ident $(,)?
+        mask_storeu = $storeu:path, columns = $columns:ident $(,)?
     ) => {
         /// Writes `panel[p·width + l] = src[base + l·ld + p]` for `l < lanes`, `p < kc`,
         /// and zeros in lanes `lanes .. width` of every step (`pack_transposed`'s layout).
@@ -67,14 +66,7 @@ macro_rules! pack_transposed_for {
                 let keep: $M = if n == $L { !0 } else { ((1u32 << n) - 1) as $M };
                 for p0 in (0..full_steps).step_by($L) {
                     // SAFETY: lines l0 .. l0 + n, elements p0 .. p0 + L ≤ kc of each.
-                    let rows: [_; $L] = std::array::from_fn(|r| {
-                        if r < n {
-                            unsafe { $loadu(src.add((l0 + r) * ld + p0)) }
-                        } else {
-                            $zero()
-                        }
-                    });
-                    let cols = $transpose(rows);
+                    let cols = unsafe { $columns(src.add(l0 * ld + p0), ld, n) };
                     for (q, col) in cols.iter().enumerate() {
                         // SAFETY: step p0 + q < kc, lanes l0 .. l0 + n ≤ width.
                         unsafe { $storeu(out.add((p0 + q) * width + l0), keep, *col) };
@@ -102,10 +94,8 @@ pack_transposed_for!(
     f32,
     lanes = 16,
     mask = __mmask16,
-    loadu = _mm512_loadu_ps,
     mask_storeu = _mm512_mask_storeu_ps,
-    zero = _mm512_setzero_ps,
-    transpose = transpose16,
+    columns = columns16,
 );
 
 pack_transposed_for!(
@@ -114,10 +104,8 @@ pack_transposed_for!(
     f64,
     lanes = 8,
     mask = __mmask8,
-    loadu = _mm512_loadu_pd,
     mask_storeu = _mm512_mask_storeu_pd,
-    zero = _mm512_setzero_pd,
-    transpose = transpose8,
+    columns = columns8,
 );
 
 /// The transposing merge of an edge tile (`driver::merge_transposed`) for one element
@@ -126,9 +114,9 @@ pack_transposed_for!(
 macro_rules! merge_transposed_for {
     (
         $name:ident, $E:ty, lanes = $L:literal, mask = $M:ty,
-        loadu = $loadu:path, maskz_loadu = $mloadu:path, mask_storeu = $storeu:path,
-        zero = $zero:path, set1 = $set1:path, add = $add:path, mul = $mul:path,
-        transpose = $transpose:ident, full = [$(($fm:literal, $fn:literal)),*] $(,)?
+        maskz_loadu = $mloadu:path, mask_storeu = $storeu:path, set1 = $set1:path,
+        add = $add:path, mul = $mul:path, columns = $columns:ident,
+        full = [$(($fm:literal, $fn:literal)),*] $(,)?
     ) => {
         /// `C[j][i] = tile[i·ld + j] + beta·C[j][i]` for `i < mrb`, `j < nrb`, C not read
         /// when `beta == 0`: the arithmetic of `merge_edge` (a product, then a sum; not
@@ -165,16 +153,9 @@ macro_rules! merge_transposed_for {
                         let n = (mrb - i0).min($L);
                         let keep: $M = if n == $L { !0 } else { ((1u32 << n) - 1) as $M };
                         for j0 in (0..nrb).step_by($L) {
-                            let rows: [_; $L] = std::array::from_fn(|r| {
-                                if r < n {
-                                    // SAFETY: row i0 + r < mrb, elements j0 .. j0 + L ≤
-                                    // width of it (asserted inside the tile).
-                                    unsafe { $loadu(t.add((i0 + r) * ld + j0)) }
-                                } else {
-                                    $zero()
-                                }
-                            });
-                            let cols = $transpose(rows);
+                            // SAFETY: rows i0 .. i0 + n ≤ mrb, elements j0 .. j0 + L ≤
+                            // width of each (asserted inside the tile).
+                            let cols = unsafe { $columns(t.add(i0 * ld + j0), ld, n) };
                             for (q, col) in cols.iter().enumerate().take(nrb - j0) {
                                 // SAFETY: row j0 + q < nrb of the region, lanes i0 ..
                                 // i0 + n ≤ mrb (the mask keeps the others untouched).
@@ -205,14 +186,12 @@ merge_transposed_for!(
     f32,
     lanes = 16,
     mask = __mmask16,
-    loadu = _mm512_loadu_ps,
     maskz_loadu = _mm512_maskz_loadu_ps,
     mask_storeu = _mm512_mask_storeu_ps,
-    zero = _mm512_setzero_ps,
     set1 = _mm512_set1_ps,
     add = _mm512_add_ps,
     mul = _mm512_mul_ps,
-    transpose = transpose16,
+    columns = columns16,
     full = [(14, 32), (12, 32), (10, 32)],
 );
 
@@ -221,18 +200,59 @@ merge_transposed_for!(
     f64,
     lanes = 8,
     mask = __mmask8,
-    loadu = _mm512_loadu_pd,
     maskz_loadu = _mm512_maskz_loadu_pd,
     mask_storeu = _mm512_mask_storeu_pd,
-    zero = _mm512_setzero_pd,
     set1 = _mm512_set1_pd,
     add = _mm512_add_pd,
     mul = _mm512_mul_pd,
-    transpose = transpose8,
+    columns = columns8,
     full = [(8, 24), (10, 16)],
 );
 
 /// The 8×8 `f64` transpose: `out[c]` lane `r` is `rows[r]` lane `c`.
+/// `columns16` / `columns8`: the columns of a block of `n ≤ L` lines of `L` elements at
+/// `src`, `src + ld`, ... (lines `n..L` read as zeros), transposed in registers. The
+/// one read that both the transposing pack and the transposing merge make.
+macro_rules! block_columns {
+    ($name:ident, $E:ty, $V:ty, lanes = $L:literal, loadu = $loadu:path, zero = $zero:path,
+     transpose = $transpose:ident) => {
+        /// # Safety
+        /// AVX-512F; for `r < n`, the `L` elements from `src + r·ld` are readable.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $name(src: *const $E, ld: usize, n: usize) -> [$V; $L] {
+            let rows: [$V; $L] = std::array::from_fn(|r| {
+                if r < n {
+                    // SAFETY: line r < n, readable by the contract.
+                    unsafe { $loadu(src.add(r * ld)) }
+                } else {
+                    $zero()
+                }
+            });
+            $transpose(rows)
+        }
+    };
+}
+
+block_columns!(
+    columns16,
+    f32,
+    __m512,
+    lanes = 16,
+    loadu = _mm512_loadu_ps,
+    zero = _mm512_setzero_ps,
+    transpose = transpose16
+);
+block_columns!(
+    columns8,
+    f64,
+    __m512d,
+    lanes = 8,
+    loadu = _mm512_loadu_pd,
+    zero = _mm512_setzero_pd,
+    transpose = transpose8
+);
+
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn transpose8(rows: [__m512d; 8]) -> [__m512d; 8] {
