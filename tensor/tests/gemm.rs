@@ -368,6 +368,42 @@ fn dot_loops_every_width_and_depth() {
 }
 
 #[test]
+fn last_few_columns_take_the_few_columns_loop() {
+    // n = q·NR + w with w ≤ 4 (the autoencoder's n = 100): with `A·Bᵀ`'s layout the
+    // driver's tiles compute the first q·NR columns and `skinny`'s few-columns loop the
+    // last w, onto the same C (`skinny::edge_columns`). Every w from 1 to 4 after one and
+    // after several panels (f32 NR = 32, f64 NR = 24), row counts both tile heights fit,
+    // depths with a masked last vector; `check_shape` also runs the other layouts (which
+    // keep the tiles), a padded C and beta = 0 over NaN. Two threads split the tiles.
+    let mut rng = Lcg(41);
+    for_each_config("last_few_columns_take_the_few_columns_loop", |ctx| {
+        gemm::testing::set_min_fmas_per_thread(Some(1));
+        let runs = gemm::testing::edge_runs();
+        let mut routed = 0;
+        for w in 1..=4 {
+            for (m, k) in [(100, 37), (60, 301)] {
+                for n in [32 + w, 96 + w] {
+                    check_shape::<f32>(&mut rng, m, n, k, 3, ctx);
+                    routed += ALPHA_BETA.len();
+                }
+                for n in [24 + w, 96 + w] {
+                    check_shape::<f64>(&mut rng, m, n, k, 1, ctx);
+                    routed += ALPHA_BETA.len();
+                }
+            }
+        }
+        if ctx.starts_with("kernel=avx512") && ctx.contains("skinny=true") {
+            let ran = gemm::testing::edge_runs() - runs;
+            assert!(
+                ran >= routed,
+                "{ctx}: {ran} products split their last columns off, want {routed}"
+            );
+        }
+        gemm::testing::set_min_fmas_per_thread(None);
+    });
+}
+
+#[test]
 fn tile_height_chosen_by_rows() {
     // m where a shorter tile wastes less than the default one (AVX-512 f32: 14, 12 or 10
     // rows per tile, chosen by m), and the autoencoder's batch-100 shapes; `check_shape`

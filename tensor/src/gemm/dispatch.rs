@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use super::cache::{self, Blocking};
 use super::driver::packs_with_kc;
 use super::kernels::{self, KernelFn};
-use super::MatRef;
+use super::{skinny, MatRef};
 use crate::Float;
 
 /// A micro-kernel family (one instruction set).
@@ -458,16 +458,20 @@ pub(crate) fn orientation<E: Elem>(
     let swapped = spec_for_rows::<E>(kernel, n);
     // Padded multiply-adds of an orientation, the first test: it is cheap, and most
     // products (n a good multiple of the tile) fail it.
-    let fmas = |s: &Spec<E>, rows: usize, cols: usize| {
+    // The normal orientation's last few columns may take `skinny`'s few-columns loop,
+    // at about half the tiles' speed per multiply-add (`skinny::edge_columns`).
+    let edge = skinny::edge_columns(kernel, normal.nr, a, b);
+    let fmas = |s: &Spec<E>, rows: usize, cols: usize, edge: usize| {
         let (full, rem) = (cols / s.nr * s.nr, cols % s.nr);
         let last = match s.ukr_narrow {
             _ if rem == 0 => 0,
+            _ if edge > 0 => 2 * edge,
             Some((w, _)) if rem <= w => w,
             _ => s.nr,
         };
         (rows.div_ceil(s.mr) * s.mr) as f64 * (full + last) as f64 * k as f64
     };
-    let (fmas_normal, fmas_swapped) = (fmas(normal, m, n), fmas(swapped, n, m));
+    let (fmas_normal, fmas_swapped) = (fmas(normal, m, n, edge), fmas(swapped, n, m, 0));
     let merge_one = merge_cost * m as f64 * n as f64;
     if fmas_swapped + merge_one >= fmas_normal {
         return (normal, false);

@@ -149,7 +149,42 @@ pub(crate) fn gemm_typed<E: Elem>(
         TRANSPOSED_RUNS.fetch_add(1, Ordering::Relaxed);
         threading::run(spec, alpha, b.t(), a.t(), beta, CView::new(c).t());
     } else {
-        threading::run(spec, alpha, a, b, beta, CView::new(c));
+        // The last few columns (n = 100 = 3·32 + 4) go to the few-columns loop, after the
+        // tiles, onto the same C (see `skinny::edge_columns`).
+        let edge = skinny::edge_columns(kernel, spec.nr, &a, &b);
+        let n_tiles = n - edge;
+        let c_tiles = MatMut {
+            data: &mut *c.data,
+            rows: m,
+            cols: n_tiles,
+            row_stride: c.row_stride,
+        };
+        threading::run(
+            spec,
+            alpha,
+            a,
+            b.sub(0, k, 0, n_tiles),
+            beta,
+            CView::new(c_tiles),
+        );
+        if edge > 0 {
+            let mut c_edge = MatMut {
+                data: &mut c.data[n_tiles..],
+                rows: m,
+                cols: edge,
+                row_stride: c.row_stride,
+            };
+            let ran = skinny::try_run(
+                kernel,
+                alpha,
+                a,
+                b.sub(0, k, n_tiles, edge),
+                beta,
+                &mut c_edge,
+            );
+            debug_assert!(ran, "edge_columns promised the few-columns loop");
+            skinny::EDGE_RUNS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 // ANCHOR_END: gemm_typed

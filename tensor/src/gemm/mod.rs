@@ -123,6 +123,10 @@ pub mod testing {
 
     /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests
     /// can check that their shapes reach them.
+    pub fn edge_runs() -> usize {
+        super::skinny::EDGE_RUNS.load(Ordering::Relaxed)
+    }
+
     pub fn dot_runs() -> usize {
         super::dot::RUNS.load(Ordering::Relaxed)
     }
