@@ -658,8 +658,9 @@ fn threaded_gemm_inside_busy_rayon_pool() {
     let _guard = lock();
     let _restore = Restore;
     let mut rng = Lcg(12);
-    // Both operands packed and m ≥ n: the shared-B driver.
-    let (m, n, k) = (1031, 300, 1030);
+    // Both operands packed (B's rows of a KC slice span 1 MB, past `compact_b_bytes` on
+    // any L2 up to 1.3 MiB) and m ≥ n: the shared-B driver.
+    let (m, n, k) = (1031, 512, 1030);
     let a = rng.vec::<f32>(m * k);
     let b = rng.vec::<f32>(k * n);
     let mut want = vec![0.0f32; m * n];

@@ -218,15 +218,25 @@ pub(crate) const DIRECT_MAX_FMAS: usize = 96 * 96 * 96;
 pub(crate) const DIRECT_A_MAX_LD_BYTES: usize = 4096;
 
 /// B is read in place when the KC rows a micro-panel touches span at most this many bytes:
-/// a quarter of L2 (256 KiB on Zen 5). Each panel of rows of A then re-reads its strip of
-/// B from L2 instead of a packed copy from L1, which costs less than writing the copy: on
-/// Zen 5, one thread, products with k = 100 (an autoencoder's batch as the inner
-/// dimension, or a 100-wide layer) went from 82–88 % to 88–93 % of the peak (f32
-/// `100×96·96×192`, `96×100·100×192` ᵀ, `100×100·100×500`), 128³ and 256³ gained
-/// 1–3 %, and nothing measured lost. (The previous limit, 32 KiB, kept B in place only
-/// for short rows, e.g. 20 columns.)
+/// three quarters of L2 (768 KiB on Zen 5), so that the block stays in L2 beside A's.
+/// Each panel of rows of A then re-reads its strip of B from L2 instead of a packed copy,
+/// which costs less than writing the copy. Measured on Zen 5, one thread, on-CPU time, in
+/// % of the FMA peak:
+///
+/// - at a quarter of L2 (256 KiB, against the earlier 32 KiB), products with k = 100 (an
+///   autoencoder's batch as the inner dimension, or a 100-wide layer) went from 82–88 to
+///   88–93 (f32 `100×96·96×192`, `96×100·100×192` ᵀ, `100×100·100×500`), 128³ and 256³
+///   gained 1–3, and nothing measured lost;
+/// - at three quarters (against a quarter; two interleaved rounds, best of 9–11), the
+///   MNIST model's layers with k = 784 or 192, whose B spans 602 and 600 KiB: f32
+///   `100×784·784×192` 86–90 → 95–97, `100×192·192×784` 86–87 → 90–91, `200×784·784×256`
+///   86–88 → 89–90, `400×784·784×192` 90–93 → 93; f64 `100×500·500×192` 81–83 → 90–92,
+///   `100×784·784×100` 68–69 → 74; the AVX2 kernels (on the same CPU) f32
+///   `100×784·784×192` 87–89 → 94; ties (within 2 points either way) at f32 500³,
+///   `1000×784·784×192`, `300×700·700×300`, `1000×1000·1000×200` and `256×1024·1024×256`
+///   (1 MiB, packed either way at three quarters).
 pub(crate) fn compact_b_bytes() -> usize {
-    super::cache::cache_sizes().l2 / 4
+    super::cache::cache_sizes().l2 / 4 * 3
 }
 
 /// How one operand reaches the micro-kernel.
