@@ -42,21 +42,27 @@ pub fn write_curves(
     log_loss: bool,
 ) {
     let repeats = groups.first().map_or(0, |g| g.1.len());
-    for (metric, stem, what, log_y) in [
+    let figures = [
         (Metric::ValLoss, "val_loss", "validation loss", log_loss),
         (Metric::ProbeAcc, "probe_acc", "probe accuracy", false),
-    ] {
-        let title = format!("{title}: {what} (mean, min-max over {repeats} runs)");
-        let [png, _] = super::or_fail(
-            plot_curves(
-                &out.join(format!("{stem_prefix}{stem}")),
-                &title,
-                metric,
-                groups,
-                log_y,
-            ),
-            "plotting",
-        );
+    ];
+    // The two figures are independent, and drawing one (mostly compressing its PNG) is
+    // tens of milliseconds of a run's serial end: one thread each.
+    let written: Vec<_> = std::thread::scope(|scope| {
+        let drawing: Vec<_> = (figures.into_iter())
+            .map(|(metric, stem, what, log_y)| {
+                scope.spawn(move || {
+                    let title = format!("{title}: {what} (mean, min-max over {repeats} runs)");
+                    let path = out.join(format!("{stem_prefix}{stem}"));
+                    plot_curves(&path, &title, metric, groups, log_y)
+                })
+            })
+            .collect();
+        drawing.into_iter().map(|d| d.join()).collect()
+    });
+    for figure in written {
+        let figure = figure.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let [png, _] = super::or_fail(figure, "plotting");
         println!("wrote {} (and .svg)", png.display());
     }
 }
