@@ -658,9 +658,17 @@ fn threaded_gemm_inside_busy_rayon_pool() {
     let _guard = lock();
     let _restore = Restore;
     let mut rng = Lcg(12);
-    // Both operands packed (B's rows of a KC slice span 1 MB, past `compact_b_bytes` on
-    // any L2 up to 1.3 MiB) and m ≥ n: the shared-B driver.
-    let (m, n, k) = (1031, 512, 1030);
+    // Both operands packed and m ≥ n: the shared-B driver. B is packed when the rows of
+    // one KC slice span more than three quarters of L2 (`driver::compact_b_bytes`), so n
+    // is chosen from this machine's L2 and KC (512 on Zen 5: 1 MiB L2, slices of 515).
+    let k: usize = 1030;
+    let kc = gemm::blocking::<f32>().kc;
+    let slice = k.div_ceil(k.div_ceil(kc));
+    let in_place_max = gemm::cache_sizes().l2 / 4 * 3;
+    let n = (in_place_max / (slice * size_of::<f32>()) + 1)
+        .next_multiple_of(32)
+        .max(512);
+    let m = n.max(1024) + 7;
     let a = rng.vec::<f32>(m * k);
     let b = rng.vec::<f32>(k * n);
     let mut want = vec![0.0f32; m * n];

@@ -121,12 +121,15 @@ pub mod testing {
         super::driver::TRANSPOSED_RUNS.load(Ordering::Relaxed)
     }
 
-    /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests
-    /// can check that their shapes reach them.
+    /// How many products so far had their last few columns computed by the AVX-512
+    /// few-columns loop after the tiles (`skinny::edge_columns`), so tests can check
+    /// that their shapes reach it.
     pub fn edge_runs() -> usize {
         super::skinny::EDGE_RUNS.load(Ordering::Relaxed)
     }
 
+    /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests
+    /// can check that their shapes reach them.
     pub fn dot_runs() -> usize {
         super::dot::RUNS.load(Ordering::Relaxed)
     }
