@@ -429,7 +429,8 @@ const PACK_COST_FROM_MEMORY: f64 = 16.0;
 /// `spec_for_rows`), which fit most m. When the transpose pads less (m = 500 rows as
 /// columns: 512, against 100 columns padded to 112), it can win more than it costs. The
 /// model counts for each orientation the padded multiply-adds (⌈m/MR⌉·MR rows times n
-/// rounded up to the tile, or to the narrow kernel's width for the last panel, times k)
+/// rounded up to the tile, or to the narrow kernel's width for the last panel, or, where
+/// `skinny::edge_columns` takes the last few columns, twice their number, times k)
 /// and `PACK_COST` per element of the operands the driver would pack (more for one that
 /// does not fit in the L3 cache), and charges the transposed one `merge_cost` per element
 /// of C per KC slice.
