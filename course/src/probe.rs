@@ -15,7 +15,7 @@
 //! order, the map of gradients, some thirty small allocations) cost more than the
 //! arithmetic. [`ProbeGradients`] makes the calls the graph would make — the fused
 //! `linear`'s product onto the bias, the cross-entropy's [`SoftmaxParts`] and
-//! [`normalize_rows`], the weight gradient's `beta = 0` product, the bias gradient's sum
+//! [`softmax_minus_onehot`], the weight gradient's `beta = 0` product, the bias gradient's sum
 //! over rows ([`sum_over_rows`]) — into buffers it keeps, so a step allocates nothing, and the gradients go to
 //! the same Adam through a [`Gradients`] store. The test below checks the result against
 //! the autograd loop bit for bit.
@@ -23,7 +23,7 @@
 use ferrograd::autograd::Gradients;
 use ferrograd::nn::Linear;
 use ferrograd::tensor::gemm::{gemm, MatMut, MatRef};
-use ferrograd::tensor::{normalize_rows, sum_over_rows, SoftmaxParts, Tensor};
+use ferrograd::tensor::{softmax_minus_onehot, sum_over_rows, SoftmaxParts, Tensor};
 
 /// The buffers of one probe's hand-written gradient, reused from step to step.
 #[derive(Default)]
@@ -83,10 +83,7 @@ impl ProbeGradients {
         self.parts.compute(&self.logits, classes);
         let k = 1.0 / rows as f32;
         let g = &mut self.parts.exp;
-        normalize_rows(g, classes, &self.parts.total, k);
-        for (r, &t) in targets.iter().enumerate() {
-            g[r * classes + t] -= k;
-        }
+        softmax_minus_onehot(g, classes, &self.parts.total, targets, k);
 
         // ∂L/∂W = gᵀ x, written over the previous step's values (beta = 0).
         let g = MatRef::new(g, rows, classes);

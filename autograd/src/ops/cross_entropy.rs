@@ -4,7 +4,7 @@
 //! ∂L/∂x = (softmax(x) − onehot(t)) / B. Fused so the forward never exponentiates an
 //! unshifted logit and the backward never forms the log-softmax Jacobian.
 
-use ferrograd_tensor::{ln_in_place, normalize_rows, Float, SoftmaxParts, Tensor};
+use ferrograd_tensor::{ln_in_place, softmax_minus_onehot, Float, SoftmaxParts, Tensor};
 
 use crate::Var;
 
@@ -48,10 +48,7 @@ impl<T: Float> Var<T> {
                 let k = ctx.grad_out.item() / batch;
                 // (softmax − onehot)·k, with softmax = e · (1/total) of each row.
                 let mut g = e.clone();
-                normalize_rows(&mut g, classes, &total, k);
-                for (r, &t) in targets.iter().enumerate() {
-                    g[r * classes + t] -= k;
-                }
+                softmax_minus_onehot(&mut g, classes, &total, &targets, k);
                 sink.add(0, Tensor::from_vec(g, [targets.len(), classes]));
             },
         )

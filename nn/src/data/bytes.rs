@@ -146,15 +146,15 @@ impl ByteSplit {
 
 impl<T: Float> Samples<T> for ByteSplit {
     fn len(&self) -> usize {
-        self.labels.len()
+        ByteSplit::len(self)
     }
 
     fn dim(&self) -> usize {
-        self.dim
+        ByteSplit::dim(self)
     }
 
     fn labels(&self) -> &[usize] {
-        &self.labels
+        ByteSplit::labels(self)
     }
 
     fn copy_rows(&self, start: usize, end: usize, out: &mut [T]) {

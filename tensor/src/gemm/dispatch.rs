@@ -63,6 +63,12 @@ impl Kernel {
         }
     }
 
+    /// Whether this is the AVX-512 kernel and the CPU runs it: the condition of the
+    /// AVX-512-only loops beside the kernels (`skinny.rs`, `dot.rs`).
+    pub(crate) fn runs_avx512(self) -> bool {
+        self == Kernel::Avx512 && Kernel::Avx512.is_available()
+    }
+
     fn to_u8(self) -> u8 {
         match self {
             Kernel::Scalar => 2,
@@ -440,28 +446,31 @@ const PACK_COST_FROM_MEMORY: f64 = 16.0;
 /// included, which is why the two orientations must slice k alike; and it is merged with
 /// `beta` as an edge tile is (`merge_edge`: the same as a full tile for beta = 0 or 1,
 /// which is all autograd uses; for other beta an edge tile's sum is not fused).
+///
+/// The third value is how many of C's last columns the normal orientation leaves to
+/// `skinny`'s few-columns loop (`skinny::edge_columns`; 0 when transposed).
 #[track_caller]
 pub(crate) fn orientation<E: Elem>(
     kernel: Kernel,
     a: &MatRef<'_, E>,
     b: &MatRef<'_, E>,
-) -> (&'static Spec<E>, bool) {
+) -> (&'static Spec<E>, bool, usize) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
     let normal = spec_for_rows::<E>(kernel, m);
+    // The normal orientation's last few columns may take `skinny`'s few-columns loop,
+    // at about half the tiles' speed per multiply-add.
+    let edge = skinny::edge_columns(kernel, normal.nr, a, b);
     let merge_cost = match ORIENTATION_OVERRIDE.load(Ordering::Relaxed) {
-        1 => return (normal, false),
-        2 => return (spec_for_rows::<E>(kernel, n), true),
+        1 => return (normal, false, edge),
+        2 => return (spec_for_rows::<E>(kernel, n), true, 0),
         _ => match merge_cost(kernel) {
             Some(cost) => cost,
-            None => return (normal, false),
+            None => return (normal, false, edge),
         },
     };
     let swapped = spec_for_rows::<E>(kernel, n);
     // Padded multiply-adds of an orientation, the first test: it is cheap, and most
     // products (n a good multiple of the tile) fail it.
-    // The normal orientation's last few columns may take `skinny`'s few-columns loop,
-    // at about half the tiles' speed per multiply-add (`skinny::edge_columns`).
-    let edge = skinny::edge_columns(kernel, normal.nr, a, b);
     let fmas = |s: &Spec<E>, rows: usize, cols: usize, edge: usize| {
         let (full, rem) = (cols / s.nr * s.nr, cols % s.nr);
         let last = match s.ukr_narrow {
@@ -475,7 +484,7 @@ pub(crate) fn orientation<E: Elem>(
     let (fmas_normal, fmas_swapped) = (fmas(normal, m, n, edge), fmas(swapped, n, m, 0));
     let merge_one = merge_cost * m as f64 * n as f64;
     if fmas_swapped + merge_one >= fmas_normal {
-        return (normal, false);
+        return (normal, false, edge);
     }
     // `blocking` is a few dozen divisions: once per spec.
     let kc_normal = normal.blocking().kc;
@@ -486,7 +495,7 @@ pub(crate) fn orientation<E: Elem>(
     };
     let (slices_normal, slices_swapped) = (k.div_ceil(kc_normal), k.div_ceil(kc_swapped));
     if k.div_ceil(slices_normal) != k.div_ceil(slices_swapped) {
-        return (normal, false);
+        return (normal, false, edge);
     }
     let caches = cache::cache_sizes();
     let l3_half = (caches.l3 / caches.l3_sharing.max(1) / 2) as f64;
@@ -506,5 +515,9 @@ pub(crate) fn orientation<E: Elem>(
         + merge_one * slices_swapped as f64
         + packing(swapped, kc_swapped, &b.t(), &a.t())
         < fmas_normal + packing(normal, kc_normal, a, b);
-    (if swap { swapped } else { normal }, swap)
+    if swap {
+        (swapped, true, 0)
+    } else {
+        (normal, false, edge)
+    }
 }

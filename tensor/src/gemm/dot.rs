@@ -147,7 +147,7 @@ pub(crate) fn try_run<E: Elem>(
     #[cfg(target_arch = "x86_64")]
     {
         let (m, n, k) = (a.rows, b.cols, a.cols);
-        if kernel != Kernel::Avx512 || !Kernel::Avx512.is_available() || a.col_stride != 1 {
+        if !kernel.runs_avx512() || a.col_stride != 1 {
             return false;
         }
         // `nt`: B's columns are contiguous (B = Wᵀ, W row-major) and are read in place;
@@ -267,21 +267,9 @@ fn split_rows(m: usize, step: usize, threads: usize, f: impl Fn(usize, usize) + 
     }
     let tiles = m.div_ceil(step);
     let parts = (4 * threads).min(tiles);
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let t = next.fetch_add(1, Ordering::Relaxed);
-        if t >= parts {
-            break;
-        }
-        let lo = (t * tiles / parts * step).min(m);
-        let hi = ((t + 1) * tiles / parts * step).min(m);
+    threading::claim_parts(parts, threads, |t| {
+        let (lo, hi) = threading::part_bounds(t, parts, tiles, step, m);
         f(lo, hi - lo);
-    };
-    rayon::in_place_scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|_| work());
-        }
-        work();
     });
 }
 

@@ -144,14 +144,13 @@ pub(crate) fn gemm_typed<E: Elem>(
     // The tile height may depend on m (see `spec_for_rows`), and the product may be
     // computed transposed (see `orientation`); both go through the same CPU check as
     // `spec`.
-    let (spec, transposed) = dispatch::orientation::<E>(kernel, &a, &b);
+    let (spec, transposed, edge) = dispatch::orientation::<E>(kernel, &a, &b);
     if transposed {
         TRANSPOSED_RUNS.fetch_add(1, Ordering::Relaxed);
         threading::run(spec, alpha, b.t(), a.t(), beta, CView::new(c).t());
     } else {
         // The last few columns (n = 100 = 3·32 + 4) go to the few-columns loop, after the
         // tiles, onto the same C (see `skinny::edge_columns`).
-        let edge = skinny::edge_columns(kernel, spec.nr, &a, &b);
         let n_tiles = n - edge;
         let c_tiles = MatMut {
             data: &mut *c.data,

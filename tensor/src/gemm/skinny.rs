@@ -63,8 +63,7 @@ pub(crate) fn edge_columns<E: Elem>(
         && n > nr
         && a.col_stride == 1
         && b.row_stride == 1
-        && kernel == Kernel::Avx512
-        && Kernel::Avx512.is_available()
+        && kernel.runs_avx512()
         && ENABLED.load(Ordering::Relaxed);
     if fits {
         w
@@ -85,10 +84,7 @@ pub(crate) fn try_run<E: Elem>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if kernel != Kernel::Avx512
-            || !Kernel::Avx512.is_available()
-            || !ENABLED.load(Ordering::Relaxed)
-        {
+        if !kernel.runs_avx512() || !ENABLED.load(Ordering::Relaxed) {
             return false;
         }
         let (m, n, k) = (a.rows, b.cols, a.cols);

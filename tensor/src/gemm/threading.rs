@@ -220,34 +220,53 @@ pub(crate) fn run<E: Elem>(
     // for that balancing; otherwise exactly one per thread, since each part re-packs.
     let duplicates = if split_rows { pack_b } else { pack_a };
     let nparts = if duplicates { nt } else { (4 * nt).min(panels) };
-    // Part `t` of `nparts`: a range of whole panels along the split dimension.
-    let part = |t: usize| {
-        let (step, len) = if split_rows {
-            (spec.mr, m)
-        } else {
-            (spec.nr, n)
-        };
-        let lo = (t * panels / nparts * step).min(len);
-        let hi = ((t + 1) * panels / nparts * step).min(len);
-        if split_rows {
+    let (step, len) = if split_rows {
+        (spec.mr, m)
+    } else {
+        (spec.nr, n)
+    };
+    claim_parts(nparts, nt, |t| {
+        let (lo, hi) = part_bounds(t, nparts, panels, step, len);
+        let (at, bt, ct) = if split_rows {
             (a.sub(lo, hi - lo, 0, k), b, c.sub(lo, hi - lo, 0, n))
         } else {
             (a, b.sub(0, k, lo, hi - lo), c.sub(0, m, lo, hi - lo))
-        }
-    };
+        };
+        run_seq(spec, alpha, at, bt, beta, ct);
+    });
+}
+
+/// Runs `work(t)` once for every part `t < nparts`, on `threads` threads (the calling one
+/// and `threads − 1` pool workers) that claim the parts from a shared counter, so that a
+/// helper that wakes late, or a core busy with something else, ends up with fewer parts
+/// instead of stalling the product.
+pub(crate) fn claim_parts(nparts: usize, threads: usize, work: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);
-    let work = || loop {
+    let claim = || loop {
         let t = next.fetch_add(1, Ordering::Relaxed);
         if t >= nparts {
             break;
         }
-        let (at, bt, ct) = part(t);
-        run_seq(spec, alpha, at, bt, beta, ct);
+        work(t);
     };
     rayon::in_place_scope(|s| {
-        for _ in 1..nt {
-            s.spawn(|_| work());
+        for _ in 1..threads {
+            s.spawn(|_| claim());
         }
-        work();
+        claim();
     });
+}
+
+/// Part `t` of `nparts` of `panels` panels of `step` elements along a dimension of
+/// `len`: the element range `lo..hi` of whole panels (the last one possibly partial).
+pub(crate) fn part_bounds(
+    t: usize,
+    nparts: usize,
+    panels: usize,
+    step: usize,
+    len: usize,
+) -> (usize, usize) {
+    let lo = (t * panels / nparts * step).min(len);
+    let hi = ((t + 1) * panels / nparts * step).min(len);
+    (lo, hi)
 }

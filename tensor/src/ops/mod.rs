@@ -12,4 +12,4 @@ mod unary;
 
 pub use exp_ln::{exp_in_place, ln_in_place};
 pub use reduce::sum_over_rows;
-pub use softmax::{normalize_rows, SoftmaxParts};
+pub use softmax::{normalize_rows, softmax_minus_onehot, SoftmaxParts};

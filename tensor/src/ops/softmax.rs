@@ -195,6 +195,32 @@ pub fn normalize_rows<T: Float>(data: &mut [T], row_len: usize, totals: &[T], k:
     with_row_len!(row_len.max(1), |n| run(data, n, totals, k));
 }
 
+/// Turns the `exp` of [`SoftmaxParts`] (rows of `classes`) into the cross-entropy's
+/// gradient with respect to the logits, times `k`: row `r` becomes
+/// `(softmax(x_r) − onehot(targets[r])) · k`, softmax being `exp / total`
+/// ([`normalize_rows`]). The mean cross-entropy's backward pass is this with
+/// `k = upstream gradient / batch`.
+///
+/// Panics if a target is not below `classes`.
+///
+/// ```
+/// let mut g = vec![1.0f32, 3.0, 2.0, 2.0]; // exp of two rows, totals 4 and 4
+/// ferrograd_tensor::softmax_minus_onehot(&mut g, 2, &[4.0, 4.0], &[1, 0], 0.5);
+/// assert_eq!(g, [0.125, -0.125, -0.25, 0.25]);
+/// ```
+pub fn softmax_minus_onehot<T: Float>(
+    exp: &mut [T],
+    classes: usize,
+    totals: &[T],
+    targets: &[usize],
+    k: T,
+) {
+    normalize_rows(exp, classes, totals, k);
+    for (r, &t) in targets.iter().enumerate() {
+        exp[r * classes + t] -= k;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Tensor;
