@@ -45,7 +45,7 @@ use course::flags::{self, count_in, MAX_BATCH, MAX_EPOCHS, MAX_JOBS, MAX_REPEATS
 use course::plot::save_gray_grid;
 use course::{cli::RunArgs, or_fail, sweep, Run};
 use ferrograd::autograd::{no_grad, Var};
-use ferrograd::nn::data::{ByteSplit, Samples, Split};
+use ferrograd::nn::data::{ByteSplit, Samples};
 use ferrograd::nn::Module;
 use serde_json::json;
 
@@ -182,15 +182,15 @@ fn main() {
         ActivationArg::Identity => Activation::Identity,
     };
 
-    // The pixels stay bytes until a training batch is gathered (a quarter of the memory
-    // and of the traffic); validation and test are read whole, so they become floats now.
+    // The pixels stay bytes (a quarter of the memory and of the traffic) and become floats
+    // as a training batch is gathered or an evaluation chunk is read.
     let mnist = course::mnist::load().unwrap_or_else(|e| course::die(e));
     let (train, valid) = or_fail(mnist.train.into_split_at_fraction(0.9), "splitting MNIST");
     let head = |s: ByteSplit, n: usize| if quick { s.slice(0, n.min(s.len())) } else { s };
-    let (train, valid, test): (_, Split<f32>, Split<f32>) = (
+    let (train, valid, test) = (
         head(train, 5_000),
-        head(valid, 1_000).to_split(),
-        head(mnist.test, 2_000).to_split(),
+        head(valid, 1_000),
+        head(mnist.test, 2_000),
     );
     let named: [(&str, &dyn Samples<f32>); 3] = [
         ("training", &train),
@@ -278,7 +278,7 @@ fn main() {
         valid: &valid,
         test: &test,
     };
-    let grid_x = test.x.narrow(0, 0, GRID_DIGITS.min(test.len()));
+    let grid_x = test.slice(0, GRID_DIGITS.min(test.len())).to_split().x;
     let workers = sweep::worker_count(args.jobs, jobs.len());
     let swept = sweep::run(&jobs, workers, cost, ticks as u64, |i, job, bar| {
         let mut rng = run_rng(seed, i as u64 + 1);
@@ -309,10 +309,8 @@ fn main() {
             }
             // ANCHOR: raw_pixels
             Job::RawPixels => {
-                let n = probe.batch_size.min(valid.len());
-                let (x, y) = (valid.x.narrow(0, 0, n), &valid.labels[..n]);
-                let (acc, flops) =
-                    train_linear_probe(&x, y, &test.x, &test.labels, &probe, &mut rng);
+                let labelled = valid.slice(0, probe.batch_size.min(valid.len()));
+                let (acc, flops) = train_linear_probe(&labelled, &test, &probe, &mut rng);
                 Outcome::RawPixels {
                     acc: 100.0 * acc,
                     flops,

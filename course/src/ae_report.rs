@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ferrograd::nn::data::Split;
 use ferrograd::tensor::linalg::{eigh, haar_orthogonal};
 use ferrograd::tensor::Tensor;
 use serde_json::{json, Value};
@@ -174,14 +175,12 @@ pub fn random_slice_probes(
                 .matmul(&basis)
                 .cast::<f32>();
             let code = |x: &Tensor<f32>| x.matmul_t(false, &slice, true);
-            let (acc, _) = train_linear_probe(
-                &code(&data.valid.x),
-                &data.valid.labels,
-                &code(&data.test.x),
-                &data.test.labels,
-                probe,
-                &mut rng,
-            );
+            let coded = |s: &Split<f32>| Split {
+                x: code(&s.x),
+                labels: s.labels.clone(),
+            };
+            let (acc, _) =
+                train_linear_probe(&coded(&data.valid), &coded(&data.test), probe, &mut rng);
             100.0 * acc
         })
         .collect();

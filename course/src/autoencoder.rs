@@ -20,13 +20,14 @@
 //! Speed: the frozen encoder's features are computed once per probe under `no_grad`, and
 //! the probe's batches are built once and reused every epoch; a probe step is its gradient
 //! written out by hand ([`crate::probe`], the autograd loop's bits without its graph) and
-//! an Adam update. Every GEMM issued is counted (2·m·n·k flops) so the examples can report
-//! GFLOP/s.
+//! an Adam update. Validation and test sets are read in chunks of 1000 samples
+//! ([`Samples::copy_rows`]), so MNIST's stay bytes. Every GEMM issued is counted
+//! (2·m·n·k flops) so the examples can report GFLOP/s.
 
 use std::time::Instant;
 
 use ferrograd::autograd::{no_grad, Gradients, Reduction, Var};
-use ferrograd::nn::data::{Batches, Samples, Split};
+use ferrograd::nn::data::{Batches, Samples};
 use ferrograd::nn::optim::{Adam, AdamConfig, Optimizer};
 use ferrograd::nn::{prefixed, Identity, Linear, Module, ReLU, Sequential};
 use ferrograd::tensor::{Float, Tensor};
@@ -230,13 +231,14 @@ pub struct ProbeConfig {
 /// The train, validation and test splits one run uses.
 #[derive(Clone, Copy)]
 pub struct Splits<'a> {
-    /// Autoencoder training data (labels unused): a [`Split`], or MNIST's pixels as bytes
-    /// ([`ferrograd::nn::data::ByteSplit`]), converted batch by batch.
+    /// Autoencoder training data (labels unused): a [`ferrograd::nn::data::Split`], or
+    /// MNIST's pixels as bytes ([`ferrograd::nn::data::ByteSplit`]), converted batch by
+    /// batch.
     pub train: &'a dyn Samples<f32>,
-    /// Validation loss, and the probe's training data.
-    pub valid: &'a Split<f32>,
+    /// Validation loss, and the probe's training data (read in chunks, as `test`).
+    pub valid: &'a dyn Samples<f32>,
     /// The probe's accuracy.
-    pub test: &'a Split<f32>,
+    pub test: &'a dyn Samples<f32>,
 }
 
 /// Everything measured in one run; index 0 is after initialisation, index `e` after
@@ -279,12 +281,11 @@ pub fn train_and_probe(
         .map_or(n_valid, |b| (b * cfg.probe.batch_size).min(n_valid));
     // Split into the probe's batches once: every measurement encodes them batch by batch,
     // so the codes arrive already split (no copy of a [rows, latent] tensor per probe).
-    let valid_batches = constant_batches(&data.valid.x, probe_rows, cfg.probe.batch_size);
-    let test_x = Var::constant(data.test.x.clone());
+    let valid_batches = constant_batches(data.valid, probe_rows, cfg.probe.batch_size);
 
     let measure = |hist: &mut History, rng: &mut SmallRng| -> Result<(), String> {
         let t = Instant::now();
-        let (loss, f1) = validation_loss(model, &data.valid.x);
+        let (loss, f1) = validation_loss(model, data.valid);
         // Weights can blow up without a non-finite training loss (the last step of an
         // epoch); a NaN code would give the probe a meaningless accuracy.
         if !loss.is_finite() {
@@ -297,9 +298,8 @@ pub fn train_and_probe(
         let (acc, f2) = probe_accuracy(
             model,
             &valid_batches,
-            &data.valid.labels[..probe_rows],
-            &test_x,
-            &data.test.labels,
+            &data.valid.labels()[..probe_rows],
+            data.test,
             &cfg.probe,
             rng,
         );
@@ -409,93 +409,109 @@ pub fn corrupt_into(
     }
 }
 
+/// Rows per chunk when a whole split is evaluated: the f32 sums of a chunk's loss stay
+/// short, and a chunk's floats (3 MB of MNIST images) stay in cache between the copy and
+/// the first product.
+const EVAL_CHUNK: usize = 1000;
+
+/// Calls `f(start, chunk)` for consecutive chunks of at most [`EVAL_CHUNK`] samples, each
+/// a constant whose one buffer is refilled by [`Samples::copy_rows`]. MNIST's validation
+/// and test images stay bytes and are converted a chunk at a time: no 50 MB float copy
+/// of them is made (or page-faulted in) at the start of a run, and an encoder reads each
+/// chunk from cache instead of 31 MB of test floats from memory.
+fn for_each_chunk(samples: &dyn Samples<f32>, mut f: impl FnMut(usize, &Var<f32>)) {
+    let (n, d) = (samples.len(), samples.dim());
+    let chunk = Var::constant(Tensor::zeros([EVAL_CHUNK.min(n), d]));
+    for start in (0..n).step_by(EVAL_CHUNK) {
+        let end = (start + EVAL_CHUNK).min(n);
+        if chunk.value().rows() != end - start {
+            *chunk.value_mut() = Tensor::zeros([end - start, d]);
+        }
+        samples.copy_rows(start, end, chunk.value_mut().data_mut());
+        f(start, &chunk);
+    }
+}
+
 /// The clean validation loss (mean over samples of the summed squared error) and the
 /// flops spent, in chunks so the f32 sums stay short.
-pub fn validation_loss(model: &Autoencoder, x: &Tensor<f32>) -> (f64, u64) {
-    const CHUNK: usize = 1000;
-    let n = x.rows();
+pub fn validation_loss(model: &Autoencoder, x: &dyn Samples<f32>) -> (f64, u64) {
+    let n = x.len();
     let mut total = 0.0;
     let mut flops = 0;
     no_grad(|| {
-        for start in (0..n).step_by(CHUNK) {
-            let end = (start + CHUNK).min(n);
-            let xb = Var::constant(x.narrow(0, start, end));
-            let loss = squared_error_per_sample(&model.forward(&xb), &xb);
-            total += loss.item() as f64 * (end - start) as f64;
-            flops += model.forward_flops(end - start);
-        }
+        for_each_chunk(x, |_, xb| {
+            let rows = xb.value().rows();
+            let loss = squared_error_per_sample(&model.forward(xb), xb);
+            total += loss.item() as f64 * rows as f64;
+            flops += model.forward_flops(rows);
+        })
     });
     (total / n.max(1) as f64, flops)
 }
 
 /// Trains a fresh linear probe on the frozen encoder's codes of `train_batches` (every
-/// epoch, in order) and returns its accuracy on the codes of `test_x`, with the flops
+/// epoch, in order) and returns its accuracy on the codes of `test`, with the flops
 /// spent.
 pub fn probe_accuracy(
     model: &Autoencoder,
     train_batches: &[Var<f32>],
     train_labels: &[usize],
-    test_x: &Var<f32>,
-    test_labels: &[usize],
+    test: &dyn Samples<f32>,
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
     let used: usize = train_batches.iter().map(|b| b.value().rows()).sum();
-    let (train_codes, test_codes) = no_grad(|| {
-        let codes: Vec<Var<f32>> = train_batches.iter().map(|b| model.encode(b)).collect();
-        (codes, model.encode(test_x))
-    });
-    let flops = model.encoder_flops(used) + model.encoder_flops(test_labels.len());
-    let (acc, probe_flops) = train_probe_on_batches(
-        &train_codes,
-        &train_labels[..used],
-        &test_codes,
-        test_labels,
-        cfg,
-        rng,
-    );
-    (acc, flops + probe_flops)
+    let train_codes: Vec<Var<f32>> =
+        no_grad(|| train_batches.iter().map(|b| model.encode(b)).collect());
+    let (probe, train_flops) =
+        train_probe_on_batches(&train_codes, &train_labels[..used], cfg, rng);
+    let (acc, test_flops) = probe_test_accuracy(&probe, test, |x| model.encode(x));
+    let encoder_flops = model.encoder_flops(used) + model.encoder_flops(test.len());
+    (acc, encoder_flops + train_flops + test_flops)
 }
 
 /// Trains `Linear(features, classes)` with Adam on `train_x` (batches in order, every
-/// epoch) and returns its test accuracy and the flops spent. Also the raw-pixel baseline.
+/// epoch) and returns its accuracy on `test` and the flops spent. Also the raw-pixel
+/// baseline.
 pub fn train_linear_probe(
-    train_x: &Tensor<f32>,
-    train_labels: &[usize],
-    test_x: &Tensor<f32>,
-    test_labels: &[usize],
+    train_x: &dyn Samples<f32>,
+    test: &dyn Samples<f32>,
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
 ) -> (f64, u64) {
     // Built once: each epoch reuses the same constant batches.
-    let batches = constant_batches(train_x, train_x.rows(), cfg.batch_size);
-    let test_x = Var::constant(test_x.clone());
-    train_probe_on_batches(&batches, train_labels, &test_x, test_labels, cfg, rng)
+    let batches = constant_batches(train_x, train_x.len(), cfg.batch_size);
+    let (probe, train_flops) = train_probe_on_batches(&batches, train_x.labels(), cfg, rng);
+    let (acc, test_flops) = probe_test_accuracy(&probe, test, Var::clone);
+    (acc, train_flops + test_flops)
 }
 
-/// The first `rows` rows of `x` as constants of `batch_size` rows each (the last one
+/// The first `rows` samples of `x` as constants of `batch_size` rows each (the last one
 /// shorter), in order.
-fn constant_batches(x: &Tensor<f32>, rows: usize, batch_size: usize) -> Vec<Var<f32>> {
+fn constant_batches(x: &dyn Samples<f32>, rows: usize, batch_size: usize) -> Vec<Var<f32>> {
     (0..rows)
         .step_by(batch_size.max(1))
-        .map(|s| Var::constant(x.narrow(0, s, (s + batch_size).min(rows))))
+        .map(|s| {
+            let e = (s + batch_size).min(rows);
+            let mut b = Tensor::zeros([e - s, x.dim()]);
+            x.copy_rows(s, e, b.data_mut());
+            Var::constant(b)
+        })
         .collect()
 }
 
-/// [`train_linear_probe`] on a training set already split into batches (constants, in
-/// order; `train_labels` holds their rows' labels, in the same order), scored on the
-/// constant `test_x` (taken as a `Var`, so a probe does not copy the test codes).
+/// Trains `Linear(features, classes)` with Adam on a training set already split into
+/// batches (constants, in order; `train_labels` holds their rows' labels, in the same
+/// order), every epoch. Returns the probe and the flops spent.
 pub fn train_probe_on_batches(
     batches: &[Var<f32>],
     train_labels: &[usize],
-    test_x: &Var<f32>,
-    test_labels: &[usize],
     cfg: &ProbeConfig,
     rng: &mut SmallRng,
-) -> (f64, u64) {
+) -> (Linear<f32>, u64) {
     let n: usize = batches.iter().map(|b| b.value().rows()).sum();
     assert_eq!(n, train_labels.len(), "probe: one label per training row");
-    let (test_rows, f) = (test_x.value().rows(), test_x.value().cols());
+    let f = batches.first().map_or(0, |b| b.value().cols());
     let probe = Linear::<f32>::new(f, cfg.classes, true, rng);
     let mut opt = Adam::new(probe.parameters(), AdamConfig::new(cfg.lr));
     let mut grads = Gradients::new();
@@ -513,12 +529,33 @@ pub fn train_probe_on_batches(
         }
     }
     // Forward and weight gradient per step.
-    let flops = (cfg.epochs * 2 * 2 * n * f * cfg.classes) as u64
-        + (2 * test_rows * f * cfg.classes) as u64;
-    let logits = no_grad(|| probe.forward(test_x));
-    let pred = logits.value().argmax_axis(1);
-    let correct = pred.iter().zip(test_labels).filter(|(p, t)| p == t).count();
-    (correct as f64 / test_labels.len().max(1) as f64, flops)
+    let flops = (cfg.epochs * 2 * 2 * n * f * cfg.classes) as u64;
+    (probe, flops)
+}
+
+/// The share of `test` that `probe` classifies right, reading `features(x)` of each
+/// chunk of its samples (the frozen encoder's codes, or the samples themselves), with the
+/// flops of the probe's products.
+pub fn probe_test_accuracy(
+    probe: &Linear<f32>,
+    test: &dyn Samples<f32>,
+    features: impl Fn(&Var<f32>) -> Var<f32>,
+) -> (f64, u64) {
+    let labels = test.labels();
+    let mut correct = 0;
+    let mut flops = 0;
+    no_grad(|| {
+        for_each_chunk(test, |start, x| {
+            let logits = probe.forward(&features(x));
+            let (rows, f) = (x.value().rows(), probe.in_features());
+            let pred = logits.value().argmax_axis(1);
+            correct += (pred.iter().zip(&labels[start..start + rows]))
+                .filter(|(p, t)| p == t)
+                .count();
+            flops += (2 * rows * f * probe.out_features()) as u64;
+        })
+    });
+    (correct as f64 / labels.len().max(1) as f64, flops)
 }
 
 /// A generator for run `index` of a sweep seeded with `seed`: independent streams, so a
@@ -704,5 +741,60 @@ mod corrupt_tests {
             mean.abs() < 0.02 && (sd - 0.5).abs() < 0.02,
             "mean {mean}, sd {sd}"
         );
+    }
+}
+
+#[cfg(test)]
+mod evaluation_tests {
+    use super::*;
+    use ferrograd::nn::data::{ByteSplit, Split};
+
+    /// 2 345 samples of 7 byte features: two full evaluation chunks and a ragged one.
+    fn bytes() -> ByteSplit {
+        let (n, d) = (2_345, 7);
+        let pixels = (0..n * d).map(|i| (i * 37 % 251) as u8).collect();
+        ByteSplit::new(pixels, d, (0..n).map(|i| i % 3).collect()).unwrap()
+    }
+
+    #[test]
+    fn chunked_validation_loss_is_the_loss_of_each_chunk_averaged_over_samples() {
+        let data = bytes();
+        let model = Autoencoder::new(7, &[3], Activation::Relu, &mut run_rng(1, 0));
+        let (from_bytes, flops) = validation_loss(&model, &data);
+        let floats: Split<f32> = data.to_split();
+        assert_eq!(validation_loss(&model, &floats).0, from_bytes);
+        // The same sum written out: one forward pass per block of EVAL_CHUNK rows.
+        let expected: f64 = (0..floats.len())
+            .step_by(EVAL_CHUNK)
+            .map(|s| {
+                let e = (s + EVAL_CHUNK).min(floats.len());
+                let x = Var::constant(floats.x.narrow(0, s, e));
+                let loss = no_grad(|| squared_error_per_sample(&model.forward(&x), &x));
+                loss.item() as f64 * (e - s) as f64
+            })
+            .sum::<f64>()
+            / floats.len() as f64;
+        assert_eq!(from_bytes, expected);
+        assert_eq!(flops, model.forward_flops(floats.len()));
+    }
+
+    #[test]
+    fn chunked_test_accuracy_scores_every_sample_once() {
+        let data = bytes();
+        let probe = Linear::<f32>::new(7, 3, true, &mut run_rng(2, 0));
+        let (acc, flops) = probe_test_accuracy(&probe, &data, Var::clone);
+        // The whole split in one product, argmax per row.
+        let floats: Split<f32> = data.to_split();
+        let pred = no_grad(|| probe.forward(&Var::constant(floats.x.clone())))
+            .value()
+            .argmax_axis(1);
+        let correct = pred
+            .iter()
+            .zip(&floats.labels)
+            .filter(|(p, t)| p == t)
+            .count();
+        assert_eq!(acc, correct as f64 / floats.len() as f64);
+        assert!(acc > 0.0 && acc < 1.0, "a degenerate check: accuracy {acc}");
+        assert_eq!(flops, (2 * floats.len() * 7 * 3) as u64);
     }
 }
