@@ -38,8 +38,8 @@
 use clap::{Parser, ValueEnum};
 use course::ae_report::{final_stats, history_json, write_curves};
 use course::autoencoder::{
-    run_rng, train_and_probe, train_linear_probe, Activation, Autoencoder, History, Metric,
-    ModelKind, ProbeConfig, Splits, TrainConfig,
+    run_rng, train_and_probe, train_linear_probe, train_step_flops, Activation, Autoencoder,
+    History, Metric, ModelKind, ProbeConfig, Splits, TrainConfig,
 };
 use course::flags::{self, count_in, MAX_BATCH, MAX_EPOCHS, MAX_JOBS, MAX_REPEATS, MAX_WIDTH};
 use course::plot::save_gray_grid;
@@ -261,8 +261,8 @@ fn main() {
     let cost = |j: &Job| match j {
         Job::Run { setting, .. } => {
             let s = &settings[*setting];
-            let ae = Autoencoder::new(PIXELS, &s.hidden, activation, &mut run_rng(0, 0));
-            (ae.train_step_flops(1) * s.epochs as u64) as f64
+            let widths: Vec<usize> = std::iter::once(PIXELS).chain(s.hidden.clone()).collect();
+            (train_step_flops(&widths, 1) * s.epochs as u64) as f64
         }
         Job::RawPixels => 0.0,
     };

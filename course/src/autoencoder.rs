@@ -175,8 +175,7 @@ impl Autoencoder {
     /// Flops of one training step on `rows` samples: forward, every weight gradient, and
     /// every input gradient except the first layer's (the data needs none).
     pub fn train_step_flops(&self, rows: usize) -> u64 {
-        let first = 2 * (rows * self.widths[0] * self.widths[1]) as u64;
-        3 * self.forward_flops(rows) - first
+        train_step_flops(&self.widths, rows)
     }
 }
 
@@ -190,6 +189,20 @@ impl Module<f32> for Autoencoder {
         params.extend(prefixed("decoder", self.decoder.named_parameters()));
         params
     }
+}
+
+/// [`Autoencoder::train_step_flops`] of the model whose layer widths are `widths` (the
+/// input, then the hidden sizes), without building it: what a scheduler needs to order
+/// runs by cost.
+pub fn train_step_flops(widths: &[usize], rows: usize) -> u64 {
+    let encoder: u64 = widths
+        .windows(2)
+        .map(|w| 2 * (rows * w[0] * w[1]) as u64)
+        .sum();
+    let first = widths
+        .get(1)
+        .map_or(0, |&h| 2 * (rows * widths[0] * h) as u64);
+    3 * (2 * encoder) - first
 }
 
 /// How to train one autoencoder and probe it.
@@ -658,6 +671,22 @@ pub fn plot_curves(
             .band(name.as_str(), &x, &lo, &hi);
     }
     plot.save(path)
+}
+
+#[cfg(test)]
+mod flops_tests {
+    use super::*;
+
+    #[test]
+    fn a_training_step_counts_every_product_but_the_first_input_gradient() {
+        // 784 → 192 → 96 → 192 → 784, one sample: four forward products, four weight
+        // gradients, three input gradients (the data's is skipped).
+        let layers = [784 * 192, 192 * 96, 96 * 192, 192 * 784];
+        let expected = 2 * (3 * layers.iter().sum::<usize>() - layers[0]) as u64;
+        assert_eq!(train_step_flops(&[784, 192, 96], 1), expected);
+        let model = Autoencoder::new(784, &[192, 96], Activation::Relu, &mut run_rng(0, 0));
+        assert_eq!(model.train_step_flops(100), 100 * expected);
+    }
 }
 
 #[cfg(test)]

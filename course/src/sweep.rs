@@ -64,8 +64,10 @@ where
             .expect("a valid progress template")
             .progress_chars("=> "),
     );
+    // Each cost once: a sort calls its comparison several times per run.
+    let costs: Vec<f64> = specs.iter().map(&cost).collect();
     let mut order: Vec<usize> = (0..specs.len()).collect();
-    order.sort_by(|&a, &b| cost(&specs[b]).total_cmp(&cost(&specs[a])));
+    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
 
     let failed = AtomicBool::new(false);
     let one = |i: usize| -> (usize, Option<Result<T, E>>) {
