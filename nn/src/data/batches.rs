@@ -221,7 +221,7 @@ impl<T: Float> Batches<'_, T> {
             Some(order) => {
                 let idx = &order[start..end];
                 for (j, (row, &i)) in x.chunks_exact_mut(d.max(1)).zip(idx).enumerate() {
-                    if let Some(&ahead) = idx.get(j + PREFETCH_ROWS_AHEAD) {
+                    if let Some(&ahead) = order.get(start + j + PREFETCH_ROWS_AHEAD) {
                         src.prefetch_row(ahead);
                     }
                     src.copy_row(i, row);
@@ -245,15 +245,19 @@ impl<T: Float> Batches<'_, T> {
     }
 }
 
-/// How far ahead of the row being copied [`Batches::next_into`] asks for the next rows.
-const PREFETCH_ROWS_AHEAD: usize = 2;
+/// How far ahead of the row being copied [`Batches::next_into`] asks for the next rows
+/// (in the epoch's order, so the last rows of a batch ask for the next batch's first).
+/// One epoch of MNIST's shuffled batches of 100 from bytes, one core of Zen 5: 4.1 ms two
+/// rows ahead, 3.2 ms eight ahead within the batch, 2.85 ms eight ahead across batches,
+/// 3.0 ms sixteen ahead.
+const PREFETCH_ROWS_AHEAD: usize = 8;
 
 /// Asks the CPU to start loading `row` into its caches; a hint, which cannot fault.
 ///
 /// Why: the rows of a shuffled batch are scattered over the data set (169 MB for MNIST,
 /// so mostly not in any cache, each on its own pages), and copying them one after the
-/// other waits for each one's memory latency in turn. Requesting a row two rows early
-/// overlaps those waits; measured ~30 % off the copy of an MNIST batch.
+/// other waits for each one's memory latency in turn. Requesting rows before they are
+/// copied overlaps those waits (see [`PREFETCH_ROWS_AHEAD`]).
 #[inline]
 pub(super) fn prefetch<T>(row: &[T]) {
     #[cfg(target_arch = "x86_64")]
