@@ -161,10 +161,7 @@ impl Autoencoder {
 
     /// Flops of the encoder's GEMMs for `rows` samples.
     pub fn encoder_flops(&self, rows: usize) -> u64 {
-        self.widths
-            .windows(2)
-            .map(|w| 2 * (rows * w[0] * w[1]) as u64)
-            .sum()
+        encoder_flops(&self.widths, rows)
     }
 
     /// Flops of one forward pass (encoder and decoder) over `rows` samples.
@@ -195,14 +192,18 @@ impl Module<f32> for Autoencoder {
 /// input, then the hidden sizes), without building it: what a scheduler needs to order
 /// runs by cost.
 pub fn train_step_flops(widths: &[usize], rows: usize) -> u64 {
-    let encoder: u64 = widths
-        .windows(2)
-        .map(|w| 2 * (rows * w[0] * w[1]) as u64)
-        .sum();
     let first = widths
         .get(1)
         .map_or(0, |&h| 2 * (rows * widths[0] * h) as u64);
-    3 * (2 * encoder) - first
+    3 * (2 * encoder_flops(widths, rows)) - first
+}
+
+/// Flops of the GEMMs of an encoder with layer widths `widths`, for `rows` samples.
+fn encoder_flops(widths: &[usize], rows: usize) -> u64 {
+    widths
+        .windows(2)
+        .map(|w| 2 * (rows * w[0] * w[1]) as u64)
+        .sum()
 }
 
 /// How to train one autoencoder and probe it.
