@@ -73,12 +73,9 @@ pub(crate) fn pack_a<E: Elem>(a: MatRef<'_, E>, mr: usize, out: &mut [E]) {
         if a.row_stride == 1 {
             // Column-major A (a transposed operand, e.g. gradᵀ in the weight gradient):
             // each step is `rows` contiguous elements (zero-padded to MR in the last
-            // panel, which for m < MR, like the 10 classes of a linear probe, is all of A).
-            for (p, dst) in panel.chunks_exact_mut(mr).enumerate() {
-                let s = i0 + p * a.col_stride;
-                dst[..rows].copy_from_slice(&a.data[s..s + rows]);
-                dst[rows..].fill(E::ZERO);
-            }
+            // panel, which for m < MR, like the 10 classes of a linear probe, is all of A),
+            // which is a row-major B's panel of Aᵀ.
+            pack_row_runs(a.t(), mr, i0, rows, panel);
             continue;
         }
         if a.col_stride == 1 {
@@ -118,7 +115,7 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
         let j0 = q * nr;
         let cols = nr.min(nc - j0);
         if b.col_stride == 1 {
-            pack_b_row_major(b, nr, j0, cols, panel);
+            pack_row_runs(b, nr, j0, cols, panel);
             continue;
         }
         if b.row_stride == 1 {
@@ -223,21 +220,24 @@ fn transpose_full<E: Elem, const W: usize>(
 // ANCHOR_END: pack_transposed
 
 /// One `nr`-column panel of a row-major B (`b.col_stride == 1`), columns
-/// `j0 .. j0 + cols`: each step is a contiguous run of a row. Compiled for the widest
-/// vectors the CPU has (see [`crate::simd`]): the crate's baseline moves 16 bytes at a
-/// time, AVX-512 a 32-wide `f32` step in two.
-fn pack_b_row_major<E: Elem>(b: MatRef<'_, E>, nr: usize, j0: usize, cols: usize, panel: &mut [E]) {
+/// `j0 .. j0 + cols`: each step is a contiguous run of a row (of a column-major A's
+/// columns, for `pack_a`, through `Aᵀ`). Compiled for the widest vectors the CPU has (see
+/// [`crate::simd`]): the crate's baseline moves 16 bytes at a time, AVX-512 a 32-wide
+/// `f32` step in two.
+fn pack_row_runs<E: Elem>(b: MatRef<'_, E>, nr: usize, j0: usize, cols: usize, panel: &mut [E]) {
     crate::dispatch_simd!(pack_b_rows_any(b, nr, j0, cols, panel))
 }
 
-/// [`pack_b_rows`] for the kernels' panel widths, the width a compile-time constant so
-/// that the copies are inlined vector moves instead of two libc calls (memcpy + memset)
-/// per row, which dominated narrow products.
+/// [`pack_b_rows`] for the kernels' panel widths (NR, and MR for `pack_a`), the width a
+/// compile-time constant so that the copies are inlined vector moves instead of two libc
+/// calls (memcpy + memset) per row, which dominated narrow products.
 #[inline(always)]
 fn pack_b_rows_any<E: Elem>(b: MatRef<'_, E>, nr: usize, j0: usize, cols: usize, panel: &mut [E]) {
     match nr {
         4 => pack_b_rows::<E, 4>(b, j0, cols, panel),
         8 => pack_b_rows::<E, 8>(b, j0, cols, panel),
+        10 => pack_b_rows::<E, 10>(b, j0, cols, panel),
+        14 => pack_b_rows::<E, 14>(b, j0, cols, panel),
         16 => pack_b_rows::<E, 16>(b, j0, cols, panel),
         24 => pack_b_rows::<E, 24>(b, j0, cols, panel),
         32 => pack_b_rows::<E, 32>(b, j0, cols, panel),
@@ -255,7 +255,7 @@ crate::simd_copies! {
     fn pack_b_rows_any[E: Elem](b: MatRef<'_, E>, nr: usize, j0: usize, cols: usize, panel: &mut [E]);
 }
 
-/// One NR-column panel of a row-major B (see [`pack_b_row_major`]).
+/// One NR-column panel of a row-major B (see [`pack_row_runs`]).
 #[inline(always)]
 fn pack_b_rows<E: Elem, const NR: usize>(
     b: MatRef<'_, E>,
