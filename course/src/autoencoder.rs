@@ -429,20 +429,18 @@ pub fn corrupt_into(
 const EVAL_CHUNK: usize = 1000;
 
 /// Calls `f(start, chunk)` for consecutive chunks of at most [`EVAL_CHUNK`] samples, each
-/// a constant whose one buffer is refilled by [`Samples::copy_rows`]. MNIST's validation
+/// a constant whose one buffer `Batches::next_into` refills, in order. MNIST's validation
 /// and test images stay bytes and are converted a chunk at a time: no 50 MB float copy
 /// of them is made (or page-faulted in) at the start of a run, and an encoder reads each
 /// chunk from cache instead of 31 MB of test floats from memory.
 fn for_each_chunk(samples: &dyn Samples<f32>, mut f: impl FnMut(usize, &Var<f32>)) {
-    let (n, d) = (samples.len(), samples.dim());
-    let chunk = Var::constant(Tensor::zeros([EVAL_CHUNK.min(n), d]));
-    for start in (0..n).step_by(EVAL_CHUNK) {
-        let end = (start + EVAL_CHUNK).min(n);
-        if chunk.value().rows() != end - start {
-            *chunk.value_mut() = Tensor::zeros([end - start, d]);
-        }
-        samples.copy_rows(start, end, chunk.value_mut().data_mut());
+    let chunk = Var::constant(Tensor::zeros([0, samples.dim()]));
+    let mut labels = Vec::new();
+    let mut chunks = Batches::in_order(samples, EVAL_CHUNK);
+    let mut start = 0;
+    while chunks.next_into(&mut chunk.value_mut(), &mut labels) {
         f(start, &chunk);
+        start += labels.len();
     }
 }
 
@@ -501,16 +499,13 @@ pub fn train_linear_probe(
 }
 
 /// The first `rows` samples of `x` as constants of `batch_size` rows each (the last one
-/// shorter), in order.
+/// shorter), in order; `rows` is whole batches or all of `x`, as the probe takes them.
 fn constant_batches(x: &dyn Samples<f32>, rows: usize, batch_size: usize) -> Vec<Var<f32>> {
-    (0..rows)
-        .step_by(batch_size.max(1))
-        .map(|s| {
-            let e = (s + batch_size).min(rows);
-            let mut b = Tensor::zeros([e - s, x.dim()]);
-            x.copy_rows(s, e, b.data_mut());
-            Var::constant(b)
-        })
+    let batch_size = batch_size.max(1);
+    debug_assert!(rows.is_multiple_of(batch_size) || rows == x.len());
+    Batches::in_order(x, batch_size)
+        .take(rows.div_ceil(batch_size))
+        .map(|(b, _)| Var::constant(b))
         .collect()
 }
 
