@@ -12,6 +12,8 @@
 //! The floats are the same either way: [`pixel_value`] is `b / 255` rounded once to `T`,
 //! what [`ByteSplit::to_split`] and the batches both compute.
 
+use std::sync::Arc;
+
 use ferrograd_tensor::{DType, Float, Tensor};
 use rand::Rng;
 
@@ -24,6 +26,10 @@ use super::{fraction_count, DataError, Split};
 /// gather waits on (one epoch of MNIST batches of 100 on Zen 5, one thread: 11 ms from
 /// `f32` rows, 4 ms from bytes).
 ///
+/// The bytes are shared, never copied: a split's parts ([`into_split_at_fraction`],
+/// [`slice`]) and clones are views of one buffer, and a split loaded from a file is a
+/// view of the buffer the file was read into, past its header.
+///
 /// ```
 /// use ferrograd_nn::data::ByteSplit;
 /// use ferrograd_tensor::Tensor;
@@ -33,11 +39,24 @@ use super::{fraction_count, DataError, Split};
 /// assert_eq!(x, Tensor::from_vec(vec![0.0, 1.0, 0.2, 0.4], [2, 2]));
 /// assert_eq!(labels, [3, 7]);
 /// ```
-#[derive(Clone, PartialEq)]
+///
+/// [`into_split_at_fraction`]: ByteSplit::into_split_at_fraction
+/// [`slice`]: ByteSplit::slice
+#[derive(Clone)]
 pub struct ByteSplit {
-    pixels: Vec<u8>,
+    /// The buffer the samples are a view of, from byte `start` on, `labels.len() * dim`
+    /// bytes.
+    buffer: Arc<Vec<u8>>,
+    start: usize,
     dim: usize,
     labels: Vec<usize>,
+}
+
+impl PartialEq for ByteSplit {
+    /// The same samples and labels, wherever their bytes are kept.
+    fn eq(&self, other: &Self) -> bool {
+        self.dim == other.dim && self.labels == other.labels && self.pixels() == other.pixels()
+    }
 }
 
 impl std::fmt::Debug for ByteSplit {
@@ -52,19 +71,36 @@ impl std::fmt::Debug for ByteSplit {
 impl ByteSplit {
     /// `labels.len()` samples of `dim` bytes each, row after row in `pixels`.
     pub fn new(pixels: Vec<u8>, dim: usize, labels: Vec<usize>) -> Result<Self, DataError> {
-        if pixels.len() != labels.len() * dim {
+        Self::after_header(pixels, 0, dim, labels)
+    }
+
+    /// The samples in `buffer[start..]` (a file's bytes past its header of `start`
+    /// bytes), kept in place: no 47 MB copy, nor a move down over the header.
+    pub(crate) fn after_header(
+        buffer: Vec<u8>,
+        start: usize,
+        dim: usize,
+        labels: Vec<usize>,
+    ) -> Result<Self, DataError> {
+        let have = buffer.len().saturating_sub(start);
+        if have != labels.len() * dim {
             return Err(DataError::InvalidArgument(format!(
-                "a byte split of {} samples of {dim} bytes needs {} bytes, got {}",
+                "a byte split of {} samples of {dim} bytes needs {} bytes, got {have}",
                 labels.len(),
                 labels.len() * dim,
-                pixels.len()
             )));
         }
         Ok(ByteSplit {
-            pixels,
+            buffer: Arc::new(buffer),
+            start,
             dim,
             labels,
         })
+    }
+
+    /// The samples' bytes, row after row.
+    fn pixels(&self) -> &[u8] {
+        &self.buffer[self.start..self.start + self.labels.len() * self.dim]
     }
 
     /// Number of samples.
@@ -89,41 +125,35 @@ impl ByteSplit {
 
     /// Every sample converted to `T` (see [`pixel_value`]), as a [`Split`].
     pub fn to_split<T: Float>(&self) -> Split<T> {
-        let mut x = vec![T::ZERO; self.pixels.len()];
-        convert_in_parallel(&self.pixels, &mut x);
+        let mut x = vec![T::ZERO; self.pixels().len()];
+        convert_in_parallel(self.pixels(), &mut x);
         Split {
             x: Tensor::from_vec(x, [self.len(), self.dim]),
             labels: self.labels.clone(),
         }
     }
 
-    /// Samples `start..end` (a copy).
+    /// Samples `start..end`, sharing this split's bytes (their labels are copied).
     ///
     /// Panics if the range is out of bounds, like slice indexing.
     #[track_caller]
     pub fn slice(&self, start: usize, end: usize) -> ByteSplit {
         ByteSplit {
-            pixels: self.pixels[start * self.dim..end * self.dim].to_vec(),
+            buffer: Arc::clone(&self.buffer),
+            start: self.start + start * self.dim,
             dim: self.dim,
             labels: self.labels[start..end].to_vec(),
         }
     }
 
-    /// The first `floor(frac * n)` samples and the rest, in order, keeping the first
-    /// part's buffer (see [`Split::into_split_at_fraction`]).
+    /// The first `floor(frac * n)` samples and the rest, in order (see
+    /// [`Split::into_split_at_fraction`]); both parts share this split's bytes.
     pub fn into_split_at_fraction(self, frac: f64) -> Result<(ByteSplit, ByteSplit), DataError> {
         let k = fraction_count(frac, self.len())?;
-        let ByteSplit {
-            mut pixels,
-            dim,
-            mut labels,
-        } = self;
-        let tail = pixels.split_off(k * dim);
-        let tail_labels = labels.split_off(k);
-        Ok((
-            ByteSplit::new(pixels, dim, labels)?,
-            ByteSplit::new(tail, dim, tail_labels)?,
-        ))
+        let tail = self.slice(k, self.len());
+        let mut head = self;
+        head.labels.truncate(k);
+        Ok((head, tail))
     }
 
     /// Batches of `batch_size` samples in order, as `T`. Panics if `batch_size` is 0.
@@ -158,11 +188,11 @@ impl<T: Float> Samples<T> for ByteSplit {
     }
 
     fn copy_rows(&self, start: usize, end: usize, out: &mut [T]) {
-        convert(&self.pixels[start * self.dim..end * self.dim], out);
+        convert(&self.pixels()[start * self.dim..end * self.dim], out);
     }
 
     fn prefetch_row(&self, i: usize) {
-        prefetch(&self.pixels[i * self.dim..(i + 1) * self.dim]);
+        prefetch(&self.pixels()[i * self.dim..(i + 1) * self.dim]);
     }
 }
 
