@@ -82,8 +82,10 @@ impl ByteSplit {
         dim: usize,
         labels: Vec<usize>,
     ) -> Result<Self, DataError> {
-        let have = buffer.len().saturating_sub(start);
-        if have != labels.len() * dim {
+        // A start past the end is no bytes at all (and must not be sliced from later).
+        let have = buffer.len().checked_sub(start);
+        if have != Some(labels.len() * dim) {
+            let have = have.unwrap_or(0);
             return Err(DataError::InvalidArgument(format!(
                 "a byte split of {} samples of {dim} bytes needs {} bytes, got {have}",
                 labels.len(),
@@ -324,6 +326,16 @@ mod tests {
         assert_eq!((head.len(), tail.len()), (11, 12));
         assert_eq!(head, bytes.slice(0, 11));
         assert_eq!(tail, bytes.slice(11, n));
+    }
+
+    /// A split past a header takes the bytes after it, in place; a header longer than the
+    /// buffer is an error even with no samples, not a slice that panics later.
+    #[test]
+    fn a_split_after_a_header_reads_past_it() {
+        let bytes = ByteSplit::after_header(vec![9, 9, 9, 0, 255], 3, 1, vec![4, 5]).unwrap();
+        assert_eq!(bytes, ByteSplit::new(vec![0, 255], 1, vec![4, 5]).unwrap());
+        assert_eq!(bytes.slice(1, 2).to_split::<f32>().x.data(), &[1.0]);
+        assert!(ByteSplit::after_header(vec![1, 2], 3, 1, vec![]).is_err());
     }
 
     #[test]
