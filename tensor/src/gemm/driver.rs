@@ -152,34 +152,17 @@ pub(crate) fn gemm_typed<E: Elem>(
         // The last few columns (n = 100 = 3·32 + 4) go to the few-columns loop, after the
         // tiles, onto the same C (see `skinny::edge_columns`).
         let n_tiles = n - edge;
-        let c_tiles = MatMut {
-            data: &mut *c.data,
-            rows: m,
-            cols: n_tiles,
-            row_stride: c.row_stride,
-        };
-        threading::run(
-            spec,
-            alpha,
-            a,
-            b.sub(0, k, 0, n_tiles),
-            beta,
-            CView::new(c_tiles),
-        );
+        let (b_tiles, c_tiles) = (b.sub(0, k, 0, n_tiles), c.columns(0, n_tiles));
+        threading::run(spec, alpha, a, b_tiles, beta, CView::new(c_tiles));
         if edge > 0 {
-            let mut c_edge = MatMut {
-                data: &mut c.data[n_tiles..],
-                rows: m,
-                cols: edge,
-                row_stride: c.row_stride,
-            };
+            let b_edge = b.sub(0, k, n_tiles, edge);
             let ran = skinny::try_run(
                 kernel,
                 alpha,
                 a,
-                b.sub(0, k, n_tiles, edge),
+                b_edge,
                 beta,
-                &mut c_edge,
+                &mut c.columns(n_tiles, edge),
             );
             debug_assert!(ran, "edge_columns promised the few-columns loop");
             skinny::EDGE_RUNS.fetch_add(1, Ordering::Relaxed);

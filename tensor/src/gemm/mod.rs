@@ -252,6 +252,19 @@ impl<'a, T> MatMut<'a, T> {
         }
     }
 
+    /// Columns `c0 .. c0 + cols` of every row, borrowed from this view (no copy). `c0` is
+    /// at most the row length, as in the driver's split of C into its tiles and its last
+    /// few columns.
+    pub(crate) fn columns(&mut self, c0: usize, cols: usize) -> MatMut<'_, T> {
+        debug_assert!(c0 + cols <= self.cols);
+        MatMut {
+            data: &mut self.data[c0..],
+            rows: self.rows,
+            cols,
+            row_stride: self.row_stride,
+        }
+    }
+
     /// Whether rows do not overlap and every element lies inside `data`.
     fn in_bounds(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
