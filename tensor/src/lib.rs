@@ -28,7 +28,8 @@ mod tensor;
 pub use element::{DType, Float};
 pub use error::TensorError;
 pub use ops::{
-    exp_in_place, ln_in_place, normalize_rows, softmax_minus_onehot, sum_over_rows, SoftmaxParts,
+    exp_in_place, ln_in_place, normalize_rows, scaled_difference, softmax_minus_onehot,
+    sum_over_rows, sum_squared_difference, SoftmaxParts,
 };
 pub use shape::Shape;
 pub use tensor::Tensor;

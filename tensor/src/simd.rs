@@ -16,7 +16,7 @@
 //! exp/ln of the softmax family and the row folds of the reductions use it.
 
 /// Declares the SIMD copies of `#[inline(always)]` functions of the calling module: for
-/// each `fn name[generics](args);` a wrapper `avx512::name` and `avx2_fma::name` compiled
+/// each `fn name[generics](args);` (or `fn name[generics](args) -> Ret;`) a wrapper `avx512::name` and `avx2_fma::name` compiled
 /// with those features, which calls `super::name`. Generics go in brackets (empty when
 /// there are none); the wrappers see the caller's imports. See the
 /// [module docs](crate::simd).
@@ -46,18 +46,18 @@
 #[macro_export]
 #[doc(hidden)]
 macro_rules! simd_copies {
-    ($(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),* $(,)?);)+) => {
-        $crate::simd_copies!(@copy avx2_fma, "avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*);)+);
-        $crate::simd_copies!(@copy avx512, "avx512f,avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*);)+);
+    ($(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?;)+) => {
+        $crate::simd_copies!(@copy avx2_fma, "avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*) -> ($($ret)?);)+);
+        $crate::simd_copies!(@copy avx512, "avx512f,avx2,fma", $(fn $name [$($gen)*] ($($arg: $ty),*) -> ($($ret)?);)+);
     };
-    (@copy $module:ident, $features:literal, $(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),*);)+) => {
+    (@copy $module:ident, $features:literal, $(fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),*) -> ($($ret:ty)?);)+) => {
         #[cfg(target_arch = "x86_64")]
         mod $module {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[target_feature(enable = $features)]
-                pub(super) fn $name<$($gen)*>($($arg: $ty),*) {
+                pub(super) fn $name<$($gen)*>($($arg: $ty),*) $(-> $ret)? {
                     super::$name($($arg),*)
                 }
             )+

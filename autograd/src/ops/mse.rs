@@ -2,7 +2,7 @@
 //!
 //! ∂L/∂x = 2(x − y)·s and ∂L/∂y = −2(x − y)·s, with s = 1/numel for `Mean`, 1 for `Sum`.
 
-use ferrograd_tensor::{Float, Tensor};
+use ferrograd_tensor::{scaled_difference, sum_squared_difference, Float, Tensor};
 
 use crate::Var;
 
@@ -28,11 +28,11 @@ impl<T: Float> Var<T> {
             x.shape(),
             y.shape()
         );
-        let sq = sum_squared_difference(x.data(), y.data());
         let scale = match reduction {
             Reduction::Mean => T::ONE / T::from_usize(x.numel()),
             Reduction::Sum => T::ONE,
         };
+        let sq = sum_squared_difference(x.data(), y.data());
         drop((x, y));
         Var::from_op(
             "mse_loss",
@@ -41,7 +41,7 @@ impl<T: Float> Var<T> {
             move |ctx, sink| {
                 let (x, y) = (ctx.input(0), ctx.input(1));
                 let k = (T::ONE + T::ONE) * scale * ctx.grad_out.item();
-                let diff = x.zip_with(&y, "mse_backward", |a, b| (a - b) * k);
+                let diff = Tensor::from_vec(scaled_difference(x.data(), y.data(), k), x.shape());
                 if sink.wants(1) {
                     sink.add(1, -&diff);
                 }
@@ -51,36 +51,11 @@ impl<T: Float> Var<T> {
     }
 }
 
-/// Σ (aᵢ − bᵢ)², accumulated in 8 interleaved partial sums.
-///
-/// A single running sum is a chain of dependent adds that the compiler may not reorder
-/// (float addition is not associative), so it runs one element per add latency. Eight
-/// independent sums fill the SIMD lanes and pipeline, and each stays 8× shorter, so the
-/// rounding error grows more slowly too (PyTorch also sums in vectorised blocks).
-fn sum_squared_difference<T: Float>(a: &[T], b: &[T]) -> T {
-    const LANES: usize = 8;
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: T = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, &y)| (x - y) * (x - y))
-        .sum();
-    let mut acc = [T::ZERO; LANES];
-    for (xa, xb) in ca.zip(cb) {
-        for i in 0..LANES {
-            let d = xa[i] - xb[i];
-            acc[i] += d * d;
-        }
-    }
-    acc.iter().copied().sum::<T>() + tail
-}
-
 #[cfg(test)]
 mod tests {
     use super::Reduction;
-    use crate::assert_gradcheck;
     use crate::ops::test_util::randn;
+    use crate::{assert_gradcheck, Var};
 
     #[test]
     fn gradcheck_both_reductions_and_both_inputs() {
@@ -93,14 +68,24 @@ mod tests {
         assert_gradcheck("mse sum", |v| v[0].mse_loss(&v[1], Reduction::Sum), &[x, y]);
     }
 
+    /// The gradient follows the upstream ∂L/∂L (here 3, the loss scaled after it), to the
+    /// op's own rounding, and a retained graph walked twice gives it twice.
     #[test]
-    fn lane_sum_matches_the_plain_sum() {
-        for n in [0, 1, 7, 8, 9, 100, 1003] {
-            let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
-            let b: Vec<f64> = (0..n).map(|i| (i as f64 * 0.11).cos()).collect();
-            let plain: f64 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
-            let lanes = super::sum_squared_difference(&a, &b);
-            assert!((plain - lanes).abs() <= 1e-12 * plain.max(1.0), "n={n}");
-        }
+    fn gradient_is_right_when_the_loss_is_not_the_root_or_is_walked_twice() {
+        let (x, y) = (randn(&[3, 70], 123), randn(&[3, 70], 124));
+        // The op's own rounding: k = 2s·∂L/∂L with s = 1/210, then (x − y)·k.
+        let expected = |g: f64| {
+            let k = 2.0 * (1.0 / 210.0) * g;
+            x.zip_with(&y, "expected", |a, b| (a - b) * k)
+        };
+        let (xv, yv) = (Var::leaf(x.clone()), Var::leaf(y.clone()));
+        let scaled = xv.mse_loss(&yv, Reduction::Mean).scale(3.0).backward();
+        assert_eq!(scaled.get(&xv).unwrap().data(), expected(3.0).data());
+        assert_eq!(scaled.get(&yv).unwrap().data(), (-&expected(3.0)).data());
+        let loss = xv.mse_loss(&yv, Reduction::Mean);
+        let first = loss.backward_retain_graph();
+        let second = loss.backward_retain_graph();
+        assert_eq!(first.get(&xv).unwrap().data(), expected(1.0).data());
+        assert_eq!(second.get(&xv).unwrap().data(), expected(1.0).data());
     }
 }

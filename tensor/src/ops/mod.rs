@@ -8,8 +8,10 @@ mod exp_ln;
 mod index;
 mod reduce;
 mod softmax;
+mod squared_difference;
 mod unary;
 
 pub use exp_ln::{exp_in_place, ln_in_place};
 pub use reduce::sum_over_rows;
 pub use softmax::{normalize_rows, softmax_minus_onehot, SoftmaxParts};
+pub use squared_difference::{scaled_difference, sum_squared_difference};
