@@ -13,6 +13,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use ferrograd::tensor::gemm;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// What a finished sweep reports beside its results.
@@ -86,7 +87,9 @@ where
         // One worker: the GEMMs may use every core instead.
         order.into_iter().map(one).collect()
     } else {
-        ferrograd::tensor::gemm::set_num_threads(1);
+        // One core per worker, and the caller's cap back afterwards.
+        let cap = gemm::num_threads();
+        gemm::set_num_threads(1);
         let next = AtomicUsize::new(0);
         let take_runs = || {
             let mut mine = Vec::new();
@@ -95,13 +98,15 @@ where
             }
             mine
         };
-        std::thread::scope(|s| {
+        let done = std::thread::scope(|s| {
             let workers: Vec<_> = (0..jobs).map(|_| s.spawn(take_runs)).collect();
             workers
                 .into_iter()
                 .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        })
+        });
+        gemm::set_num_threads(cap);
+        done
     };
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -133,8 +138,31 @@ pub fn stats(v: &[f64]) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
+    /// The GEMM thread cap is process-wide and `run` changes it while it runs: tests that
+    /// call `run` take this lock.
+    static CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn the_gemm_thread_cap_is_one_per_worker_during_a_sweep_and_restored_after() {
+        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
+        gemm::set_num_threads(3);
+        let (caps, _) = run(
+            &[(), ()],
+            2,
+            |_| 1.0,
+            0,
+            |_, _, _| Ok::<_, String>(gemm::num_threads()),
+        )
+        .unwrap();
+        let after = gemm::num_threads();
+        gemm::set_num_threads(0);
+        assert_eq!(caps, [1, 1]);
+        assert_eq!(after, 3);
+    }
+
     #[test]
     fn results_come_back_in_spec_order_for_any_worker_count() {
+        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let specs: Vec<u64> = (0..20).collect();
         for jobs in [1, 2, 3] {
             let (out, stats) = run(
@@ -157,6 +185,7 @@ mod tests {
         // different workers. Each waits (up to 20 s) for the other to have started, so no
         // cheap run can slip in between. Cutting the list in halves up front (a rayon
         // parallel iterator) started runs 0 and 2 first, and run 1 only when stolen.
+        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let starts = std::sync::Mutex::new(Vec::new());
         let costly_started = AtomicUsize::new(0);
         let specs = [10.0, 10.0, 1.0, 1.0];
@@ -185,6 +214,7 @@ mod tests {
 
     #[test]
     fn the_earliest_failure_is_returned() {
+        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let specs: Vec<usize> = (0..10).collect();
         let err = run(
             &specs,
