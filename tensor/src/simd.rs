@@ -13,11 +13,13 @@
 //! discretion: rustc never contracts `a * b + c` into an FMA by itself, `sqrt` and `/` are
 //! correctly rounded at any width, and `mul_add` is a single rounding in every copy
 //! (libm's `fma` emulates it exactly). The optimisers (`ferrograd-nn`), the `f32`
-//! exp/ln of the softmax family and the row folds of the reductions use it.
+//! exp/ln of the softmax family, the row folds of the reductions and the squared
+//! differences of the MSE use it.
 
 /// Declares the SIMD copies of `#[inline(always)]` functions of the calling module: for
-/// each `fn name[generics](args);` (or `fn name[generics](args) -> Ret;`) a wrapper `avx512::name` and `avx2_fma::name` compiled
-/// with those features, which calls `super::name`. Generics go in brackets (empty when
+/// each `fn name[generics](args);` (or `fn name[generics](args) -> Ret;`) a wrapper
+/// `avx512::name` and `avx2_fma::name` compiled with those features, which calls
+/// `super::name`. Generics go in brackets (empty when
 /// there are none); the wrappers see the caller's imports. See the
 /// [module docs](crate::simd).
 ///

@@ -28,11 +28,11 @@ impl<T: Float> Var<T> {
             x.shape(),
             y.shape()
         );
+        let sq = sum_squared_difference(x.data(), y.data());
         let scale = match reduction {
             Reduction::Mean => T::ONE / T::from_usize(x.numel()),
             Reduction::Sum => T::ONE,
         };
-        let sq = sum_squared_difference(x.data(), y.data());
         drop((x, y));
         Var::from_op(
             "mse_loss",

@@ -25,7 +25,7 @@ const LANES: usize = 64;
 /// ```
 #[track_caller]
 pub fn sum_squared_difference<T: Float>(a: &[T], b: &[T]) -> T {
-    check_lengths(a, b);
+    check_lengths("sum_squared_difference", a, b);
     squared_difference(a, b, T::ZERO, &mut [])
 }
 
@@ -38,7 +38,7 @@ pub fn sum_squared_difference<T: Float>(a: &[T], b: &[T]) -> T {
 /// ```
 #[track_caller]
 pub fn scaled_difference<T: Float>(a: &[T], b: &[T], k: T) -> Vec<T> {
-    check_lengths(a, b);
+    check_lengths("scaled_difference", a, b);
     let mut out = Vec::with_capacity(a.len());
     squared_difference(a, b, k, &mut out.spare_capacity_mut()[..a.len()]);
     // SAFETY: the loop wrote every one of the first `a.len()` elements (its contract).
@@ -47,10 +47,10 @@ pub fn scaled_difference<T: Float>(a: &[T], b: &[T], k: T) -> Vec<T> {
 }
 
 #[track_caller]
-fn check_lengths<T>(a: &[T], b: &[T]) {
+fn check_lengths<T>(op: &str, a: &[T], b: &[T]) {
     assert!(
         a.len() == b.len(),
-        "sum_squared_difference: operands of {} and {} elements",
+        "{op}: operands of {} and {} elements",
         a.len(),
         b.len()
     );
@@ -144,8 +144,14 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "operands of 3 and 2 elements")]
-    fn unequal_lengths_are_refused() {
+    #[should_panic(expected = "sum_squared_difference: operands of 3 and 2 elements")]
+    fn unequal_lengths_are_refused_by_the_sum() {
         sum_squared_difference(&[1.0f32, 2.0, 3.0], &[1.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "scaled_difference: operands of 1 and 2 elements")]
+    fn unequal_lengths_are_refused_by_the_gradient() {
+        scaled_difference(&[1.0f32], &[1.0, 2.0], 2.0);
     }
 }
