@@ -261,8 +261,7 @@ fn main() {
     let cost = |j: &Job| match j {
         Job::Run { setting, .. } => {
             let s = &settings[*setting];
-            let widths: Vec<usize> = std::iter::once(PIXELS).chain(s.hidden.clone()).collect();
-            (train_step_flops(&widths, 1) * s.epochs as u64) as f64
+            (train_step_flops(PIXELS, &s.hidden, 1) * s.epochs as u64) as f64
         }
         Job::RawPixels => 0.0,
     };

@@ -161,7 +161,7 @@ impl Autoencoder {
 
     /// Flops of the encoder's GEMMs for `rows` samples.
     pub fn encoder_flops(&self, rows: usize) -> u64 {
-        encoder_flops(&self.widths, rows)
+        encoder_flops(self.widths[0], &self.widths[1..], rows)
     }
 
     /// Flops of one forward pass (encoder and decoder) over `rows` samples.
@@ -172,7 +172,7 @@ impl Autoencoder {
     /// Flops of one training step on `rows` samples: forward, every weight gradient, and
     /// every input gradient except the first layer's (the data needs none).
     pub fn train_step_flops(&self, rows: usize) -> u64 {
-        train_step_flops(&self.widths, rows)
+        train_step_flops(self.widths[0], &self.widths[1..], rows)
     }
 }
 
@@ -188,21 +188,21 @@ impl Module<f32> for Autoencoder {
     }
 }
 
-/// [`Autoencoder::train_step_flops`] of the model whose layer widths are `widths` (the
-/// input, then the hidden sizes), without building it: what a scheduler needs to order
-/// runs by cost.
-pub fn train_step_flops(widths: &[usize], rows: usize) -> u64 {
-    let first = widths
-        .get(1)
-        .map_or(0, |&h| 2 * (rows * widths[0] * h) as u64);
-    3 * (2 * encoder_flops(widths, rows)) - first
+/// [`Autoencoder::train_step_flops`] of the model [`Autoencoder::new`] builds from
+/// `input` and `hidden`, without building it: what a scheduler needs to order runs by
+/// cost.
+pub fn train_step_flops(input: usize, hidden: &[usize], rows: usize) -> u64 {
+    let first = hidden.first().map_or(0, |&h| 2 * (rows * input * h) as u64);
+    3 * (2 * encoder_flops(input, hidden, rows)) - first
 }
 
-/// Flops of the GEMMs of an encoder with layer widths `widths`, for `rows` samples.
-fn encoder_flops(widths: &[usize], rows: usize) -> u64 {
-    widths
-        .windows(2)
-        .map(|w| 2 * (rows * w[0] * w[1]) as u64)
+/// Flops of the GEMMs of the encoder from `input` through the `hidden` sizes, for `rows`
+/// samples.
+fn encoder_flops(input: usize, hidden: &[usize], rows: usize) -> u64 {
+    let fan_in = std::iter::once(input).chain(hidden.iter().copied());
+    fan_in
+        .zip(hidden)
+        .map(|(i, &o)| 2 * (rows * i * o) as u64)
         .sum()
 }
 
@@ -679,7 +679,7 @@ mod flops_tests {
         // gradients, three input gradients (the data's is skipped).
         let layers = [784 * 192, 192 * 96, 96 * 192, 192 * 784];
         let expected = 2 * (3 * layers.iter().sum::<usize>() - layers[0]) as u64;
-        assert_eq!(train_step_flops(&[784, 192, 96], 1), expected);
+        assert_eq!(train_step_flops(784, &[192, 96], 1), expected);
         let model = Autoencoder::new(784, &[192, 96], Activation::Relu, &mut run_rng(0, 0));
         assert_eq!(model.train_step_flops(100), 100 * expected);
     }

@@ -87,26 +87,23 @@ where
         // One worker: the GEMMs may use every core instead.
         order.into_iter().map(one).collect()
     } else {
-        // One core per worker, and the caller's cap back afterwards.
-        let cap = gemm::num_threads();
-        gemm::set_num_threads(1);
         let next = AtomicUsize::new(0);
         let take_runs = || {
+            // One core per worker, for this worker's products only.
+            gemm::set_num_threads_here(1);
             let mut mine = Vec::new();
             while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                 mine.push(one(i));
             }
             mine
         };
-        let done = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let workers: Vec<_> = (0..jobs).map(|_| s.spawn(take_runs)).collect();
             workers
                 .into_iter()
                 .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        });
-        gemm::set_num_threads(cap);
-        done
+        })
     };
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -138,13 +135,8 @@ pub fn stats(v: &[f64]) -> (f64, f64, f64) {
 mod tests {
     use super::*;
 
-    /// The GEMM thread cap is process-wide and `run` changes it while it runs: tests that
-    /// call `run` take this lock.
-    static CAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     #[test]
-    fn the_gemm_thread_cap_is_one_per_worker_during_a_sweep_and_restored_after() {
-        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    fn the_gemm_thread_cap_is_one_per_worker_during_a_sweep_and_the_callers_after() {
         gemm::set_num_threads(3);
         let (caps, _) = run(
             &[(), ()],
@@ -162,7 +154,6 @@ mod tests {
 
     #[test]
     fn results_come_back_in_spec_order_for_any_worker_count() {
-        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let specs: Vec<u64> = (0..20).collect();
         for jobs in [1, 2, 3] {
             let (out, stats) = run(
@@ -185,7 +176,6 @@ mod tests {
         // different workers. Each waits (up to 20 s) for the other to have started, so no
         // cheap run can slip in between. Cutting the list in halves up front (a rayon
         // parallel iterator) started runs 0 and 2 first, and run 1 only when stolen.
-        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let starts = std::sync::Mutex::new(Vec::new());
         let costly_started = AtomicUsize::new(0);
         let specs = [10.0, 10.0, 1.0, 1.0];
@@ -214,7 +204,6 @@ mod tests {
 
     #[test]
     fn the_earliest_failure_is_returned() {
-        let _lock = CAP.lock().unwrap_or_else(|e| e.into_inner());
         let specs: Vec<usize> = (0..10).collect();
         let err = run(
             &specs,

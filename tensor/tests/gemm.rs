@@ -892,6 +892,23 @@ fn thread_knob() {
     assert!(gemm::num_threads() >= 1);
 }
 
+#[test]
+fn a_threads_own_cap_leaves_the_others_alone() {
+    let _guard = lock();
+    let _restore = Restore;
+    gemm::set_num_threads(3);
+    let inside = std::thread::spawn(|| {
+        gemm::set_num_threads_here(1);
+        let capped = gemm::num_threads();
+        gemm::set_num_threads_here(0);
+        (capped, gemm::num_threads())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(inside, (1, 3));
+    assert_eq!(gemm::num_threads(), 3);
+}
+
 /// The child half of `env_vars_select_kernel_and_threads`: checks what
 /// `FERROGRAD_GEMM_KERNEL` / `FERROGRAD_NUM_THREADS` selected in a fresh process. Run
 /// directly (without `FERROGRAD_TEST_EXPECT`) it has nothing to check and says so.

@@ -37,7 +37,8 @@
 //!   and the environment variable `FERROGRAD_GEMM_KERNEL=scalar|avx2|avx512|neon` (read on
 //!   first use); forcing a kernel the CPU cannot run is an error or a clear panic, never
 //!   undefined behaviour;
-//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores);
+//! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores),
+//!   and [`set_num_threads_here`] for the calling thread alone;
 //! - [`stats::set_enabled`], [`stats::table`]: calls, time and GFLOP/s per shape (off by
 //!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
@@ -59,7 +60,7 @@ pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{
     available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
 };
-pub use threading::{num_threads, set_num_threads, thread_threshold};
+pub use threading::{num_threads, set_num_threads, set_num_threads_here, thread_threshold};
 
 use crate::{DType, Float};
 

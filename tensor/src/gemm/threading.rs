@@ -24,6 +24,7 @@
 //!   (n > m) is the one case that still duplicates packing, against 2·m·n·k/nt flops per
 //!   thread.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -141,12 +142,40 @@ pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }
 
-/// The current cap on GEMM threads (see [`set_num_threads`]).
+thread_local! {
+    /// This thread's own cap (0 = none), see [`set_num_threads_here`].
+    static THREAD_CAP: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Caps the threads of the GEMMs called from this thread, in place of the process-wide
+/// cap ([`set_num_threads`]); `0` goes back to that one. Other threads are not affected:
+/// workers that each run whole trainings side by side (`course::sweep`) give themselves
+/// one thread each, and a program's other threads keep theirs.
+///
+/// ```
+/// use ferrograd_tensor::gemm::{num_threads, set_num_threads_here};
+///
+/// std::thread::spawn(|| {
+///     set_num_threads_here(1);
+///     assert_eq!(num_threads(), 1);
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn set_num_threads_here(n: usize) {
+    THREAD_CAP.with(|cap| cap.set(n));
+}
+
+/// The cap on the threads of a GEMM called from this thread: its own
+/// ([`set_num_threads_here`]) if set, else the process-wide one ([`set_num_threads`]).
 ///
 /// Panics on first use if `FERROGRAD_NUM_THREADS` is set but not a positive integer.
 pub fn num_threads() -> usize {
-    match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => default_threads(),
+    match THREAD_CAP.with(Cell::get) {
+        0 => match NUM_THREADS.load(Ordering::Relaxed) {
+            0 => default_threads(),
+            n => n,
+        },
         n => n,
     }
 }
