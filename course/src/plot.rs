@@ -31,13 +31,16 @@
 //!   diverged run does not break the plot); a series with no plottable point is skipped.
 //! - Every name gets one colour: a band with the same name as a series shares its colour
 //!   and legend entry; a band without a series gets its own entry.
-//! - `save` creates missing parent directories.
+//! - `save` creates missing parent directories, and every file is replaced atomically
+//!   (encoded in memory, then written through `ferrograd::nn::atomic`): a run killed while
+//!   plotting never leaves half a figure.
 
 use std::error::Error;
 use std::fmt;
-use std::fs::{self, File};
-use std::io::BufWriter;
+use std::fs;
 use std::ops::Range;
+
+use ferrograd::nn::atomic::{self, Durability};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
@@ -302,13 +305,15 @@ impl LinePlot {
         }
         write_png(&png, &buf, w, h, png::ColorType::Rgb)?;
 
+        let mut text = String::new();
         {
-            let root = SVGBackend::new(&svg, (w, h)).into_drawing_area();
+            let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
             self.draw_any(&root)
                 .map_err(|e| err(&format!("drawing {}", svg.display()), e))?;
             root.present()
-                .map_err(|e| err(&format!("writing {}", svg.display()), e))?;
+                .map_err(|e| err(&format!("drawing {}", svg.display()), e))?;
         }
+        write_whole(&svg, text.as_bytes())?;
         Ok([png, svg])
     }
 
@@ -614,6 +619,7 @@ fn create_parent(path: &Path) -> Result<(), PlotError> {
     }
 }
 
+/// Encodes `data` as a PNG in memory and writes it with [`write_whole`].
 fn write_png(
     path: &Path,
     data: &[u8],
@@ -621,14 +627,23 @@ fn write_png(
     h: u32,
     colour: png::ColorType,
 ) -> Result<(), PlotError> {
-    let ctx = format!("writing {}", path.display());
-    let file = File::create(path).map_err(|e| err(&ctx, e))?;
-    let mut enc = png::Encoder::new(BufWriter::new(file), w, h);
+    let ctx = format!("encoding {}", path.display());
+    let mut bytes = Vec::new();
+    let mut enc = png::Encoder::new(&mut bytes, w, h);
     enc.set_color(colour);
     enc.set_depth(png::BitDepth::Eight);
     let mut writer = enc.write_header().map_err(|e| err(&ctx, e))?;
     writer.write_image_data(data).map_err(|e| err(&ctx, e))?;
-    writer.finish().map_err(|e| err(&ctx, e))
+    writer.finish().map_err(|e| err(&ctx, e))?;
+    write_whole(path, &bytes)
+}
+
+/// Replaces the file at `path` with `bytes` atomically: a run killed while plotting
+/// leaves the previous figure or none, never half of one, and no temporary file that
+/// outlives the next write into the folder (see `ferrograd::nn::atomic`).
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    atomic::write(path, bytes, Durability::ProcessCrash)
+        .map_err(|e| err(&format!("writing {}", path.display()), e))
 }
 
 /// How [`save_gray_grid_with`] maps pixel values to grey levels.
@@ -748,7 +763,58 @@ pub fn save_gray_grid_with(
 
 #[cfg(test)]
 mod tests {
-    use super::axis_tick;
+    use super::*;
+
+    /// The folder's entries, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn figures_replace_the_old_files_whole_and_clear_a_dead_writers_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        // A plot writer killed midway left its temporary; an older run left its figures.
+        fs::write(dir.path().join(".ferrograd-dead.tmp"), b"half a png").unwrap();
+        for old in ["loss.png", "loss.svg", "digits.png"] {
+            fs::write(dir.path().join(old), b"old").unwrap();
+        }
+        LinePlot::new("loss", "step", "MSE")
+            .series("run", &[1, 2, 3], &[3.0, 2.0, 1.0])
+            .save(dir.path().join("loss"))
+            .unwrap();
+        save_gray_grid(dir.path().join("digits"), &[vec![&[0.5f32; 4][..]]], 2, 2).unwrap();
+        assert_eq!(names(dir.path()), ["digits.png", "loss.png", "loss.svg"]);
+        for png in ["digits.png", "loss.png"] {
+            let bytes = fs::read(dir.path().join(png)).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{png}");
+            assert!(bytes.ends_with(b"IEND\xaeB`\x82"), "{png} is cut short");
+        }
+        let svg = fs::read_to_string(dir.path().join("loss.svg")).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn a_figure_that_cannot_be_written_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the figure should go: the rename onto it fails.
+        fs::create_dir(dir.path().join("loss.png")).unwrap();
+        let e = LinePlot::new("loss", "step", "MSE")
+            .series("run", &[1, 2], &[2.0, 1.0])
+            .save(dir.path().join("loss"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("writing ") && e.contains("loss.png"), "{e}");
+        assert_eq!(
+            names(dir.path()),
+            ["loss.png"],
+            "a temporary was left behind"
+        );
+    }
 
     #[test]
     fn a_linear_tick_that_misses_zero_by_rounding_is_labelled_zero() {

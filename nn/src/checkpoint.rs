@@ -15,7 +15,7 @@
 //!   crash leaves either the old checkpoint or the new one, never half of one. The new
 //!   file keeps the permissions of the one it replaces (a new one gets `0666` minus the
 //!   umask, like any created file).
-//! - A writer killed mid-save leaves its temporary file (`.ferrograd-checkpoint-*.tmp`)
+//! - A writer killed mid-save leaves its temporary file (`.ferrograd-*.tmp`)
 //!   behind; the next save into that folder removes it. A writer holds an exclusive
 //!   `flock` on its temporary file until the rename, so a saver that can take the lock
 //!   knows the writer is dead, and never touches a live writer's file (even one in
@@ -28,10 +28,11 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs;
-use std::io::{Read, Write};
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::atomic::Durability;
 use ferrograd_tensor::{DType, Float, Shape, Tensor};
 use safetensors::tensor::{Dtype, Metadata, SafeTensorError, View};
 
@@ -265,121 +266,24 @@ pub fn to_bytes<T: Float>(tensors: &[(String, &Tensor<T>)]) -> Result<Vec<u8>, C
     })
 }
 
-/// Name prefix of the temporary files [`save`] writes beside the destination.
-const TMP_PREFIX: &str = ".ferrograd-checkpoint-";
-/// Name suffix of those temporary files.
-const TMP_SUFFIX: &str = ".tmp";
-
-/// Writes named tensors to `path` as a safetensors file, atomically: the bytes go to a
-/// temporary file in the same folder, which is synced and then renamed over `path`, and
-/// the folder is synced so the rename itself survives a crash. An existing file's
-/// permissions are kept; a new file gets the usual `0666` minus the umask. Temporary
-/// files left in the folder by savers that died are removed first.
+/// Writes named tensors to `path` as a safetensors file, atomically and durably: the
+/// bytes go to a temporary file in the same folder, which is synced and then renamed over
+/// `path`, and the folder is synced so the rename itself survives a crash (see
+/// [`atomic`](crate::atomic)). An existing file's permissions are kept; a new file gets
+/// the usual `0666` minus the umask. Temporary files left in the folder by savers that
+/// died are removed first.
 pub fn save<T: Float>(
     path: impl AsRef<Path>,
     tensors: &[(String, &Tensor<T>)],
 ) -> Result<(), CheckpointError> {
-    let path = path.as_ref();
     let bytes = to_bytes(tensors)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| CheckpointError::Io {
-            path: p,
-            op,
-            source,
+    crate::atomic::write(path.as_ref(), &bytes, Durability::Synced).map_err(|e| {
+        CheckpointError::Io {
+            path: e.path,
+            op: e.op,
+            source: e.source,
         }
-    };
-    remove_stale_temporaries(dir);
-    let mut tmp = locked_temporary(dir, path).map_err(io("create a temporary file in", dir))?;
-    tmp.write_all(&bytes)
-        .map_err(io("write temporary file for", path))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io("sync temporary file for", path))?;
-    // The returned handle keeps the lock until the rename is done.
-    let _locked = tmp
-        .persist(path)
-        .map_err(|e| io("rename temporary file onto", path)(e.error))?;
-    #[cfg(unix)]
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync the folder of", path))?;
-    Ok(())
-}
-
-/// A new temporary file in `dir` for replacing `dest`, holding an exclusive lock that
-/// marks its writer as alive, with `dest`'s permissions (or `0666` minus the umask).
-fn locked_temporary(dir: &Path, dest: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TMP_PREFIX).suffix(TMP_SUFFIX);
-    #[cfg(unix)]
-    let existing = fs::metadata(dest).ok().filter(fs::Metadata::is_file);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // tempfile's default is 0600; giving the mode at creation lets the umask apply.
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    loop {
-        let tmp = builder.tempfile_in(dir)?;
-        // Blocking: a cleaner holds the lock only for a moment.
-        tmp.as_file().lock()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            // A cleaner may have locked and removed the file between its creation and our
-            // lock; then it has no name left and a fresh one is needed.
-            if tmp.as_file().metadata()?.nlink() == 0 {
-                continue;
-            }
-            if let Some(meta) = &existing {
-                // Set explicitly, not at creation, so the umask cannot narrow them.
-                tmp.as_file().set_permissions(meta.permissions())?;
-            }
-        }
-        return Ok(tmp);
-    }
-}
-
-/// Removes temporary files of savers that died before renaming them: those whose lock
-/// can be taken. Best effort: whatever cannot be checked or removed is left alone.
-fn remove_stale_temporaries(dir: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                continue;
-            };
-            if !(name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX)) {
-                continue;
-            }
-            let path = entry.path();
-            let Ok((file, _)) = crate::files::open_regular(&path) else {
-                continue;
-            };
-            if file.try_lock().is_err() {
-                continue; // a live writer
-            }
-            // Remove the name only if it still denotes the file locked here.
-            let (Ok(locked), Ok(named)) = (file.metadata(), fs::symlink_metadata(&path)) else {
-                continue;
-            };
-            if (locked.dev(), locked.ino()) == (named.dev(), named.ino()) {
-                let _ = fs::remove_file(&path);
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
+    })
 }
 
 /// The first key that a JSON object repeats, if any (deserialised from the header).

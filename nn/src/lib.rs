@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic;
 pub mod checkpoint;
 pub mod data;
 mod files;

@@ -45,7 +45,7 @@ fn temporaries(dir: &Path) -> Vec<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with(".ferrograd-checkpoint-") && name.ends_with(".tmp")
+            name.starts_with(".ferrograd-") && name.ends_with(".tmp")
         })
         .collect();
     found.sort();
