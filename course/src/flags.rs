@@ -133,16 +133,14 @@ pub fn check_run_size(
     }
 }
 
-/// Creates the output folder and proves it writable by creating and removing a file in
-/// it, so a bad `--out` fails before any training, naming the path.
+/// Creates the output folder and proves it writable by creating a file in it that has no
+/// name (`O_TMPFILE`, or one removed as soon as it is created), so a bad `--out` fails
+/// before any training, naming the path, and a run killed at that moment leaves nothing.
 pub fn writable_dir(dir: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("--out {}: cannot create the folder: {e}", dir.display()))?;
-    let probe = dir.join(format!(".write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"")
+    tempfile::tempfile_in(dir)
         .map_err(|e| format!("--out {}: cannot write into the folder: {e}", dir.display()))?;
-    // A leftover empty probe file is harmless; the folder is writable either way.
-    let _ = std::fs::remove_file(&probe);
     Ok(dir.to_path_buf())
 }
 
@@ -179,6 +177,23 @@ pub fn usage_error<P: clap::CommandFactory>(msg: impl std::fmt::Display) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_folder_is_created_and_proved_writable_without_a_trace() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("results").join("run");
+        assert_eq!(writable_dir(&out).unwrap(), out);
+        assert_eq!(
+            std::fs::read_dir(&out).unwrap().count(),
+            0,
+            "the check left a file"
+        );
+        // A regular file where a folder is needed: the error names the flag and the path.
+        let blocked = root.path().join("file");
+        std::fs::write(&blocked, b"").unwrap();
+        let e = writable_dir(&blocked.join("run")).unwrap_err();
+        assert!(e.starts_with("--out ") && e.contains("file/run"), "{e}");
+    }
 
     #[test]
     fn ranges() {
