@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use ferrograd::nn::atomic::{self, Durability};
-
 use serde_json::Value;
 
 /// Writes `contents` to `path` atomically: into a temporary file next to it, then renamed

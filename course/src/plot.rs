@@ -39,11 +39,10 @@ use std::error::Error;
 use std::fmt;
 use std::fs;
 use std::ops::Range;
-
-use ferrograd::nn::atomic::{self, Durability};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use ferrograd::nn::atomic::{self, Durability};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;

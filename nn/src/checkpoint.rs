@@ -28,7 +28,6 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,9 @@
 //! - Reproducibility: one [`seeded_rng`] threaded through everything random.
 //! - [`data`]: MNIST read from its IDX files, splits and a batch iterator;
 //!   [`checkpoint`]: safetensors files with PyTorch names ([`save_module`] /
-//!   [`load_module`]). Both return errors naming the file and the defect.
+//!   [`load_module`]). Both return errors naming the file and the defect. [`atomic`]
+//!   replaces a file so that a writer killed midway leaves neither half a file nor a
+//!   lasting temporary (checkpoints use it, and the course's figures and reports).
 //! - [`check_finite`] stops a run whose loss became NaN or infinite, naming the step.
 //!
 //! ```
