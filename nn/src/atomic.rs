@@ -1,7 +1,7 @@
 //! Replacing a file atomically: a reader, or the next run, sees the old file or the new
 //! one, never part of one, and a writer killed midway leaves nothing that lasts.
 //!
-//! [`write`] puts the bytes into a temporary file in the destination's folder and renames
+//! [`write()`] puts the bytes into a temporary file in the destination's folder and renames
 //! it over the destination; a rename within one file system is atomic. Checkpoints also
 //! sync the file and the folder ([`Durability::Synced`]), so the new file survives a power
 //! cut; plots and reports only need to survive the process being killed
@@ -9,7 +9,7 @@
 //! a virtual disk.
 //!
 //! The temporaries are named `.ferrograd-*.tmp`. A writer killed before its rename leaves
-//! one behind, and the next [`write`] into that folder removes it. Each writer holds an
+//! one behind, and the next [`write()`] into that folder removes it. Each writer holds an
 //! exclusive `flock` on its temporary until the rename, so a temporary whose lock can be
 //! taken belongs to a dead writer; a live writer's file (even one in another process or
 //! PID namespace, which a PID in the name could not tell) is never touched.
@@ -29,23 +29,23 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Name prefix of the temporary files [`write`] creates beside the destination.
+/// Name prefix of the temporary files [`write()`] creates beside the destination.
 const TMP_PREFIX: &str = ".ferrograd-";
 /// Name suffix of those temporary files.
 const TMP_SUFFIX: &str = ".tmp";
 
-/// How much a finished [`write`] survives.
+/// How much a finished [`write()`] survives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// The process being killed, and a power cut or kernel crash: the file and the folder
-    /// are synced before [`write`] returns (checkpoints).
+    /// are synced before [`write()`] returns (checkpoints).
     Synced,
     /// The process being killed, at any moment; not a power cut (plots, reports: files a
     /// run can write again).
     ProcessCrash,
 }
 
-/// Why [`write`] failed: the step, the file or folder it was done on, and the operating
+/// Why [`write()`] failed: the step, the file or folder it was done on, and the operating
 /// system's error.
 #[derive(Debug)]
 pub struct WriteError {
