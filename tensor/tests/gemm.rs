@@ -321,9 +321,10 @@ fn skinny_loops_every_width_and_depth() {
 fn dot_loops_every_width_and_depth() {
     // The AVX-512 dot-product loops for 5 to 24 columns (`dot.rs`): every width they may
     // take (16 f32 and 16, 24 f64 go to the driver, whose tiles fit them), depths not a
-    // multiple of the vector (masked last step) on both sides of a slice of k (slices of
-    // at most 816 f32 / 408 f64 on a 48 KiB L1d: k = 817 and 409 take two, the second
-    // accumulated onto C), row counts that are no multiple of either tile height (4, 6),
+    // multiple of the vector (masked last step), just past the shortest depth a narrow C
+    // takes them from, and on both sides of a slice of k (slices of at most 816 f32 /
+    // 408 f64 on a 48 KiB L1d: k = 817 and 409 take two, the second accumulated onto
+    // C), row counts that are no multiple of either tile height (4, 6),
     // and the two layouts they read: A·Bᵀ (B's columns contiguous, read in place) and A·B
     // (B copied transposed). `check_shape` also runs the layouts with A transposed, which
     // take the driver, with a padded C and beta = 0 over NaN; `check_strided` reads A and
@@ -345,6 +346,20 @@ fn dot_loops_every_width_and_depth() {
             for (m, k) in [(5, 101), (11, 409)] {
                 check_shape::<f64>(&mut rng, m, n, k, 1, ctx);
                 routed += f64_here * 2 * ALPHA_BETA.len();
+            }
+            // Narrow C takes the loops from a shorter k (`dot::min_k_vectors`): one element
+            // past the shortest, so the last step is masked.
+            let short = match n {
+                ..=6 => Some(2),
+                7 => Some(3),
+                8 => Some(4),
+                9 | 10 => Some(8),
+                _ => None,
+            };
+            if let Some(vectors) = short {
+                check_shape::<f32>(&mut rng, 6, n, vectors * 16 + 1, 3, ctx);
+                check_shape::<f64>(&mut rng, 7, n, vectors * 8 + 1, 1, ctx);
+                routed += 2 * ALPHA_BETA.len() * (f32_here + f64_here);
             }
             // A·Bᵀ and A·B with every operand's leading dimension past its rows.
             for (m, k) in [(9, 250), (23, 199)] {

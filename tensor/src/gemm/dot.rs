@@ -45,10 +45,20 @@
 //! - f32 `100×784·784×20` `A·Wᵀ` 60 → 75–85, `A·W` 60 → 75, `1000×784·784×20` 65 → 73,
 //!   `200×784·784×10` 46 → 76, n = 6 25 → 85, n = 9 37 → 73, n = 24 62 → 75, and few rows
 //!   (the driver reads 14-row tiles): `4×784·784×20` 8 → 76;
-//! - k (`MIN_K_VECTORS`): the sums across lanes cost about as much as 4 FMAs per element
-//!   of C, which short dot products do not amortise: f32 `100×k·k×20` was a tie at k =
-//!   128 (54 / 55), 56 → 64 at 192, 56 → 68 at 256; so from 12 vectors (f32 192, f64 96:
-//!   `100×96·96×20` 61 → 68). The MNIST products with k = 20, 96 or 100 stay on the driver;
+//! - k (`min_k_vectors`): the sums across lanes cost about as much as 4 FMAs per element
+//!   of C, which short dot products do not amortise — unless the driver pads C's width
+//!   much more. At n = 20 (f32 16+16 lanes, 63 % used) `100×k·k×20` was a tie at k = 128
+//!   (54 / 55), 56 → 64 at 192, 56 → 68 at 256; so from 12 vectors (f32 192, f64 96:
+//!   `100×96·96×20` 61 → 68). Narrower C leaves the driver's 16 lanes mostly empty, and
+//!   these loops win from fewer vectors. Measured here (one thread, best of 9, the two
+//!   paths back to back), f32 `100×k·k×n` `A·Wᵀ`, driver → these loops: n = 5 at k = 32
+//!   (2 vectors) 35 → 54 GFLOP/s, at k = 100 54 → 111; n = 7 at 48 (3 vectors) 56 → 78;
+//!   n = 8 at 64 (4 vectors) 77 → 107; n = 10 at 128 (8 vectors) 111 → 164, but at 64
+//!   93 → 107 with `A·W` (B copied) 96 → 87; n = 12 at 128 with `A·W` 137 → 130, so 12
+//!   vectors from n = 11 on. f64 agrees: n = 5 at k = 16 (2 vectors) 17 → 25, n = 8 at 32
+//!   38 → 46, n = 10 at 64 with `A·W` 55 → 71. The homework's latent-5 autoencoder
+//!   (`100×100·100×5`, both layouts) runs about twice as fast; the MNIST products with
+//!   k = 20, 96 or 100 and n ≥ 10 stay on the driver;
 //! - n: from 5 (fewer go to `skinny.rs`) to 24 (6 groups of 4), except the widths the
 //!   driver's tiles cover without padding (f32 16; f64 16 and 24, its tile being 8×24):
 //!   f64 n = 24 82 against 77 here, n = 16 77 against 75;
@@ -81,9 +91,22 @@ pub(crate) const MIN_COLS: usize = MAX_SKINNY + 1;
 /// Most columns of C this path takes (see the module docs).
 pub(crate) const MAX_COLS: usize = 24;
 
-/// Shortest inner dimension this path takes, in vectors (192 `f32`, 96 `f64`): below it
-/// the sums across lanes cost too much per multiply-add (see the module docs).
+/// Shortest inner dimension this path takes for C's widest widths, in vectors (192
+/// `f32`, 96 `f64`); also the shortest slice of k (`depth_slice`).
 pub(crate) const MIN_K_VECTORS: usize = 12;
+
+/// Shortest inner dimension this path takes for an n-column C, in vectors: below it the
+/// sums across lanes cost more than the driver's padding of C's width to 16 lanes (see
+/// the module docs).
+pub(crate) fn min_k_vectors(n: usize) -> usize {
+    match n {
+        ..=6 => 2,
+        7 => 3,
+        8 => 4,
+        9 | 10 => 8,
+        _ => MIN_K_VECTORS,
+    }
+}
 
 /// Test hook: when false, these products take the other paths.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -95,7 +118,7 @@ pub(crate) static RUNS: AtomicUsize = AtomicUsize::new(0);
 /// Whether an `m×k · k×n` product of `E` takes this path (layout and CPU permitting).
 pub(crate) fn takes<E>(n: usize, k: usize) -> bool {
     let lanes = 64 / size_of::<E>();
-    (MIN_COLS..=MAX_COLS).contains(&n) && k >= MIN_K_VECTORS * lanes
+    (MIN_COLS..=MAX_COLS).contains(&n) && k >= min_k_vectors(n) * lanes
 }
 // ANCHOR_END: dot_rule
 
@@ -570,4 +593,33 @@ dot_loops! {
     add = _mm512_add_pd,
     mul = _mm512_mul_pd,
     hsum = hsum8_f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrower_products_take_these_loops_from_a_shorter_depth() {
+        // (n, shortest k in f32; f64 takes half as many elements, the same vectors).
+        for (n, k) in [
+            (5, 32),
+            (6, 32),
+            (7, 48),
+            (8, 64),
+            (9, 128),
+            (10, 128),
+            (11, 192),
+        ] {
+            assert!(takes::<f32>(n, k) && !takes::<f32>(n, k - 1), "f32 n = {n}");
+            assert!(
+                takes::<f64>(n, k / 2) && !takes::<f64>(n, k / 2 - 1),
+                "f64 n = {n}"
+            );
+        }
+        for n in 11..=MAX_COLS {
+            assert_eq!(min_k_vectors(n), MIN_K_VECTORS, "n = {n}");
+        }
+        assert!(!takes::<f32>(MIN_COLS - 1, 4096) && !takes::<f32>(MAX_COLS + 1, 4096));
+    }
 }
