@@ -53,12 +53,12 @@
 //!   these loops win from fewer vectors. Measured here (one thread, best of 9, the two
 //!   paths back to back), f32 `100×k·k×n` `A·Wᵀ`, driver → these loops: n = 5 at k = 32
 //!   (2 vectors) 35 → 54 GFLOP/s, at k = 100 54 → 111; n = 7 at 48 (3 vectors) 56 → 78;
-//!   n = 8 at 64 (4 vectors) 77 → 107; n = 10 at 128 (8 vectors) 111 → 164, but at 64
-//!   93 → 107 with `A·W` (B copied) 96 → 87; n = 12 at 128 with `A·W` 137 → 130, so 12
-//!   vectors from n = 11 on. f64 agrees: n = 5 at k = 16 (2 vectors) 17 → 25, n = 8 at 32
-//!   38 → 46, n = 10 at 64 with `A·W` 55 → 71. The homework's latent-5 autoencoder
-//!   (`100×100·100×5`, both layouts) runs about twice as fast; the MNIST products with
-//!   k = 20, 96 or 100 and n ≥ 10 stay on the driver;
+//!   n = 8 at 64 (4 vectors) 77 → 107; n = 10 at 128 (8 vectors) 111 → 164, where at 64
+//!   `A·Wᵀ` still gained (93 → 107) but `A·W` (B copied) lost (96 → 87); n = 12 at 128
+//!   with `A·W` 137 → 130, so 12 vectors from n = 11 on. f64 agrees: n = 5 at k = 16 (2
+//!   vectors) 17 → 25, n = 8 at 32 38 → 46, n = 10 at 64 with `A·W` 55 → 71. The
+//!   homework's latent-5 products (`100×100·100×5`, both layouts) run about twice as fast
+//!   alone; the MNIST products with k = 20, 96 or 100 and n ≥ 10 stay on the driver;
 //! - n: from 5 (fewer go to `skinny.rs`) to 24 (6 groups of 4), except the widths the
 //!   driver's tiles cover without padding (f32 16; f64 16 and 24, its tile being 8×24):
 //!   f64 n = 24 82 against 77 here, n = 16 77 against 75;
