@@ -347,16 +347,11 @@ fn dot_loops_every_width_and_depth() {
                 check_shape::<f64>(&mut rng, m, n, k, 1, ctx);
                 routed += f64_here * 2 * ALPHA_BETA.len();
             }
-            // Narrow C takes the loops from a shorter k (`dot::min_k_vectors`): one element
-            // past the shortest, so the last step is masked.
-            let short = match n {
-                ..=6 => Some(2),
-                7 => Some(3),
-                8 => Some(4),
-                9 | 10 => Some(8),
-                _ => None,
-            };
-            if let Some(vectors) = short {
+            // Narrow C takes the loops from a shorter k than the widest (24 columns, whose
+            // depth the shapes above cover): one element past its shortest, so the last
+            // step is masked.
+            let vectors = gemm::testing::dot_min_k_vectors(n);
+            if vectors < gemm::testing::dot_min_k_vectors(24) {
                 check_shape::<f32>(&mut rng, 6, n, vectors * 16 + 1, 3, ctx);
                 check_shape::<f64>(&mut rng, 7, n, vectors * 8 + 1, 1, ctx);
                 routed += 2 * ALPHA_BETA.len() * (f32_here + f64_here);

@@ -135,6 +135,13 @@ pub mod testing {
         super::dot::RUNS.load(Ordering::Relaxed)
     }
 
+    /// The shortest inner dimension, in vectors, from which an n-column product takes
+    /// the dot-product loops (`dot::min_k_vectors`), so tests can place their depths at
+    /// the rule's boundary without restating it.
+    pub fn dot_min_k_vectors(n: usize) -> usize {
+        super::dot::min_k_vectors(n)
+    }
+
     /// How many products so far took the multi-threaded driver that shares packed B
     /// blocks, so tests can check that their shapes reach it.
     pub fn shared_b_runs() -> usize {
