@@ -297,13 +297,15 @@ fn skinny_products_with_long_inner_dimension() {
 
 #[test]
 fn skinny_loops_every_width_and_depth() {
-    // The AVX-512 loops for m ≤ 4 (column blocks of 64 f32 / 32 f64 lanes, masked at the
-    // end) and n ≤ 4 (dot products over k, masked at the end): widths and depths on both
-    // sides of every vector and block boundary, with a padded C. `check_shape` runs all
-    // four layouts (the few-columns loop takes A·Bᵀ; the others go through the few-rows
-    // loop or the driver).
+    // The loops for m ≤ 4 (column blocks of up to 64 f32 / 32 f64 lanes on AVX-512, 32 /
+    // 16 on AVX2, masked at the end) and n ≤ 4 (dot products over k, masked at the end):
+    // widths and depths on both sides of every vector and block boundary, with a padded
+    // C. `check_shape` runs all four layouts (the few-columns loop takes A·Bᵀ, the
+    // few-rows loop A·B and Aᵀ·B; the rest go to the driver).
     let mut rng = Lcg(23);
     for_each_config("skinny_loops_every_width_and_depth", |ctx| {
+        let runs = gemm::testing::skinny_runs_here();
+        let mut routed = 0;
         for few in 1..=4 {
             for wide in [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 129] {
                 for k in [1, 3, 8, 16, 17, 40] {
@@ -311,8 +313,26 @@ fn skinny_loops_every_width_and_depth() {
                     check_shape::<f64>(&mut rng, few, wide, k, 1, ctx);
                     check_shape::<f32>(&mut rng, wide, few, k, 2, ctx);
                     check_shape::<f64>(&mut rng, wide, few, k, 0, ctx);
+                    // Past the small path's reach (at most 512 multiply-adds on AVX2),
+                    // at least one layout of each shape takes the loops, per alpha/beta.
+                    if few * wide * k > 512 {
+                        routed += 4 * ALPHA_BETA.len();
+                    }
                 }
             }
+        }
+        let loops = ctx.starts_with("kernel=avx512") || ctx.starts_with("kernel=avx2");
+        let ran = gemm::testing::skinny_runs_here() - runs;
+        if loops && ctx.contains("skinny=true") {
+            assert!(
+                ran >= routed,
+                "{ctx}: {ran} products took the loops, want {routed}"
+            );
+        } else {
+            assert_eq!(
+                ran, 0,
+                "{ctx}: the loops ran while off or without their ISA"
+            );
         }
     });
 }

@@ -69,6 +69,12 @@ impl Kernel {
         self == Kernel::Avx512 && Kernel::Avx512.is_available()
     }
 
+    /// Whether this is the AVX2 kernel and the CPU runs it: the condition of the AVX2
+    /// copies of those loops.
+    pub(crate) fn runs_avx2(self) -> bool {
+        self == Kernel::Avx2 && Kernel::Avx2.is_available()
+    }
+
     fn to_u8(self) -> u8 {
         match self {
             Kernel::Scalar => 2,

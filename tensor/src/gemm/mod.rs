@@ -21,8 +21,9 @@
 //! - `threading.rs` splits large products over a thread count chosen by size, capped by
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`; `shared_b.rs` is the threaded driver
 //!   in which the threads share each packed block of B;
-//! - `skinny.rs` handles, on AVX-512, products with at most 4 rows or 4 columns (a
-//!   linear probe's logits and weight gradient) with loops that pad nothing;
+//! - `skinny.rs` handles, on AVX-512 and AVX2, products with at most 4 rows or 4 columns
+//!   (a linear probe's logits and weight gradient) with loops that pad nothing (`avx2.rs`
+//!   gives the AVX2 copy the masked loads and stores AVX-512 has);
 //! - `dot.rs` handles, on AVX-512, products with 5 to 24 columns and a long inner
 //!   dimension (`X·Wᵀ` and `X·W` into a narrow layer) as register-blocked dot products;
 //! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
@@ -42,6 +43,8 @@
 //! - [`stats::set_enabled`], [`stats::table`]: calls, time and GFLOP/s per shape (off by
 //!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod cache;
 mod dispatch;
 mod dot;
@@ -75,9 +78,9 @@ pub mod testing {
         super::small::ENABLED.store(enabled, Ordering::Relaxed);
     }
 
-    /// Enables (default) or disables the AVX-512 loops for products with at most four
-    /// rows or columns (`skinny.rs`), so tests and benchmarks can compare them with the
-    /// blocked driver.
+    /// Enables (default) or disables the AVX-512 and AVX2 loops for products with at most
+    /// four rows or columns (`skinny.rs`), so tests and benchmarks can compare them with
+    /// the blocked driver.
     pub fn set_skinny_path(enabled: bool) {
         super::skinny::ENABLED.store(enabled, Ordering::Relaxed);
     }
@@ -127,6 +130,13 @@ pub mod testing {
     /// that their shapes reach it.
     pub fn edge_runs() -> usize {
         super::skinny::EDGE_RUNS.load(Ordering::Relaxed)
+    }
+
+    /// How many products this thread has computed with the loops for at most four rows or
+    /// columns (`skinny.rs`, AVX-512 or AVX2), so tests can check that their shapes reach
+    /// them.
+    pub fn skinny_runs_here() -> usize {
+        super::skinny::RUNS.with(|runs| runs.get())
     }
 
     /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests

@@ -1,4 +1,4 @@
-//! Skinny products on AVX-512: C with at most 4 rows, or at most 4 columns.
+//! Skinny products on AVX-512 and AVX2: C with at most 4 rows, or at most 4 columns.
 //!
 //! A linear probe on a batch of 200 with 2 classes issues `200×k · k×2` (logits, `X·Wᵀ`)
 //! and `2×200 · 200×k` (weight gradient, `dYᵀ·X`). The blocked driver computes them with
@@ -21,6 +21,13 @@
 //! The few-columns loop also finishes wider `A·Wᵀ` products whose n leaves at most 4
 //! columns after the driver's last full tile (n = 100 = 3·32 + 4): the driver computes
 //! the tiles, this loop the last columns (`edge_columns`).
+//!
+//! The same two loops are compiled twice: for AVX-512 (16 `f32` lanes) and for AVX2 (8
+//! lanes, 16 registers instead of 32, so fewer rows or columns per register block). On
+//! CPUs without AVX-512 (Zen 2, Zen 3) the probe's products otherwise took the 6×16
+//! tiles, 87 % padding. The few-rows loop sums each element of C over k in order, as the
+//! tiles do, so its bits do not depend on the lane count; the few-columns loop sums in
+//! lanes, so AVX2 and AVX-512 round its dot products differently.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -32,6 +39,13 @@ pub(crate) const MAX_SKINNY: usize = 4;
 
 /// Test hook: when false, skinny products take the other paths.
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(true);
+
+thread_local! {
+    /// Products this thread computed with the loops (the loops never hand work to other
+    /// threads); a counter per thread, since the probe's products are too many and too
+    /// short to share one cache line between workers.
+    pub(crate) static RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 /// Products whose last few columns took the few-columns loop (see `edge_columns`).
 pub(crate) static EDGE_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -84,7 +98,8 @@ pub(crate) fn try_run<E: Elem>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if !kernel.runs_avx512() || !ENABLED.load(Ordering::Relaxed) {
+        let avx512 = kernel.runs_avx512();
+        if !(avx512 || kernel.runs_avx2()) || !ENABLED.load(Ordering::Relaxed) {
             return false;
         }
         let (m, n, k) = (a.rows, b.cols, a.cols);
@@ -94,6 +109,7 @@ pub(crate) fn try_run<E: Elem>(
         if !rows_ok && !cols_ok {
             return false;
         }
+        RUNS.with(|runs| runs.set(runs.get() + 1));
         // The raw pointers below address only elements of the validated views: A(i, p),
         // B(p, j), C(i, j) for i < m, p < k, j < n.
         let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
@@ -116,8 +132,8 @@ pub(crate) fn try_run<E: Elem>(
                     c: pc,
                     rs_c: c.row_stride,
                 };
-                // SAFETY: AVX-512F checked above; pointers and strides describe validated
-                // views (see above), C exclusively borrowed.
+                // SAFETY: the loops' instruction set checked above; pointers and strides
+                // describe validated views (see above), C exclusively borrowed.
                 unsafe {
                     if rows_ok {
                         $loops::rows(m, n, o)
@@ -127,9 +143,11 @@ pub(crate) fn try_run<E: Elem>(
                 }
             }};
         }
-        match E::DTYPE {
-            crate::DType::F32 => call!(f32, f32x),
-            crate::DType::F64 => call!(f64, f64x),
+        match (E::DTYPE, avx512) {
+            (crate::DType::F32, true) => call!(f32, f32x),
+            (crate::DType::F64, true) => call!(f64, f64x),
+            (crate::DType::F32, false) => call!(f32, f32y),
+            (crate::DType::F64, false) => call!(f64, f64y),
         }
         true
     }
@@ -140,12 +158,17 @@ pub(crate) fn try_run<E: Elem>(
     }
 }
 
-/// The two loops for one element type: `$E`, `$L` lanes, mask type `$M`, and its
-/// intrinsics (masked load/store, broadcast, FMA, multiply, sum across lanes).
+/// The two loops for one element type and instruction set: `$E`, `$L` lanes, mask type
+/// `$M` (one bit per lane), the target feature, the register blocks (by the block's
+/// number of rows or columns, 1 to 4: vectors of C per column block of the few-rows
+/// loop, rows per block of the few-columns loop; what the vector registers hold), and
+/// the intrinsics (masked load/store, broadcast, FMA, multiply, sum across lanes).
 #[cfg(target_arch = "x86_64")]
 macro_rules! skinny_loops {
     (
-        mod $mod:ident($E:ty, lanes = $L:literal, mask = $M:ty);
+        mod $mod:ident($E:ty, lanes = $L:literal, mask = $M:ty, feature = $feat:literal);
+        row_block_vectors = $row_block_vectors:expr,
+        column_block_rows = $column_block_rows:expr,
         zero = $zero:path,
         loadz = $loadz:path,
         store = $store:path,
@@ -158,8 +181,10 @@ macro_rules! skinny_loops {
             use std::arch::x86_64::*;
 
             const L: usize = $L;
-            /// Vectors per column block of the few-rows loop.
-            const V: usize = 4;
+            /// Vectors per column block of the few-rows loop, by its rows (at most 4).
+            const ROW_BLOCK_VECTORS: [usize; 4] = $row_block_vectors;
+            /// Rows per block of the few-columns loop, by its columns.
+            const COLUMN_BLOCK_ROWS: [usize; 4] = $column_block_rows;
 
             /// The mask of the first `w` lanes (`w ≤ L`).
             #[inline(always)]
@@ -212,9 +237,9 @@ macro_rules! skinny_loops {
             /// The m×n product for m ≤ 4, B's rows contiguous (`cs_b = 1`, or n = 1).
             ///
             /// # Safety
-            /// AVX-512F; every A(i, p), B(p, j), C(i, j) (i < m, p < k, j < n) addresses
-            /// a valid element, C's exclusively.
-            #[target_feature(enable = "avx512f")]
+            /// The CPU runs `$feat`; every A(i, p), B(p, j), C(i, j) (i < m, p < k,
+            /// j < n) addresses a valid element, C's exclusively.
+            #[target_feature(enable = $feat)]
             pub(super) unsafe fn rows(m: usize, n: usize, o: Operands) {
                 // SAFETY (all calls): forwarded from the caller.
                 unsafe {
@@ -227,11 +252,11 @@ macro_rules! skinny_loops {
                 }
             }
 
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             unsafe fn rows_m<const R: usize>(n: usize, o: Operands) {
                 let mut j = 0;
                 while j < n {
-                    let w = (n - j).min(V * L);
+                    let w = (n - j).min(ROW_BLOCK_VECTORS[R - 1] * L);
                     let o = o.at_col(j);
                     // SAFETY: columns j .. j + w of every row are inside the views.
                     unsafe {
@@ -247,7 +272,10 @@ macro_rules! skinny_loops {
             }
 
             /// One R×w block of C (w ≤ NV·L), accumulated over all k in registers.
-            #[target_feature(enable = "avx512f")]
+            ///
+            /// # Safety
+            /// As for [`rows`], for the block's R rows and w columns.
+            #[target_feature(enable = $feat)]
             #[allow(clippy::needless_range_loop)]
             unsafe fn rows_block<const R: usize, const NV: usize>(w: usize, o: Operands) {
                 let masks: [$M; NV] = std::array::from_fn(|v| mask(w.saturating_sub(v * L)));
@@ -291,7 +319,7 @@ macro_rules! skinny_loops {
             ///
             /// # Safety
             /// As for [`rows`].
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             pub(super) unsafe fn cols(m: usize, n: usize, o: Operands) {
                 // SAFETY (all calls): forwarded from the caller.
                 unsafe {
@@ -304,13 +332,21 @@ macro_rules! skinny_loops {
                 }
             }
 
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             unsafe fn cols_n<const N: usize>(m: usize, o: Operands) {
+                let rows = COLUMN_BLOCK_ROWS[N - 1];
                 let mut i = 0;
-                while i + 4 <= m {
-                    // SAFETY: rows i .. i + 4 are inside the views.
-                    unsafe { cols_block::<4, N>(o.at_row(i)) };
-                    i += 4;
+                while i + rows <= m {
+                    // SAFETY: rows i .. i + rows are inside the views.
+                    unsafe {
+                        match rows {
+                            4 => cols_block::<4, N>(o.at_row(i)),
+                            3 => cols_block::<3, N>(o.at_row(i)),
+                            2 => cols_block::<2, N>(o.at_row(i)),
+                            _ => cols_block::<1, N>(o.at_row(i)),
+                        }
+                    }
+                    i += rows;
                 }
                 // SAFETY: as above, for the last m - i < 4 rows.
                 unsafe {
@@ -324,7 +360,10 @@ macro_rules! skinny_loops {
             }
 
             /// One R×N block of C: R·N dot products of length k.
-            #[target_feature(enable = "avx512f")]
+            ///
+            /// # Safety
+            /// As for [`rows`], for the block's R rows and N columns.
+            #[target_feature(enable = $feat)]
             #[allow(clippy::needless_range_loop)]
             unsafe fn cols_block<const R: usize, const N: usize>(o: Operands) {
                 let (a, b, k) = (o.a, o.b, o.k);
@@ -368,7 +407,9 @@ macro_rules! skinny_loops {
 
 #[cfg(target_arch = "x86_64")]
 skinny_loops! {
-    mod f32x(f32, lanes = 16, mask = u16);
+    mod f32x(f32, lanes = 16, mask = u16, feature = "avx512f");
+    row_block_vectors = [4, 4, 4, 4],
+    column_block_rows = [4, 4, 4, 4],
     zero = _mm512_setzero_ps,
     loadz = _mm512_maskz_loadu_ps,
     store = _mm512_mask_storeu_ps,
@@ -380,7 +421,9 @@ skinny_loops! {
 
 #[cfg(target_arch = "x86_64")]
 skinny_loops! {
-    mod f64x(f64, lanes = 8, mask = u8);
+    mod f64x(f64, lanes = 8, mask = u8, feature = "avx512f");
+    row_block_vectors = [4, 4, 4, 4],
+    column_block_rows = [4, 4, 4, 4],
     zero = _mm512_setzero_pd,
     loadz = _mm512_maskz_loadu_pd,
     store = _mm512_mask_storeu_pd,
@@ -388,4 +431,34 @@ skinny_loops! {
     fma = _mm512_fmadd_pd,
     mul = _mm512_mul_pd,
     reduce = _mm512_reduce_add_pd,
+}
+
+// AVX2 has 16 vector registers: a block holds R·NV (or R·N) accumulators, NV (or N)
+// vectors of B and one broadcast, so R = 3, 4 take fewer vectors, N = 3, 4 fewer rows.
+#[cfg(target_arch = "x86_64")]
+skinny_loops! {
+    mod f32y(f32, lanes = 8, mask = u8, feature = "avx2,fma");
+    row_block_vectors = [4, 4, 3, 2],
+    column_block_rows = [4, 4, 3, 2],
+    zero = _mm256_setzero_ps,
+    loadz = crate::gemm::avx2::loadz_ps,
+    store = crate::gemm::avx2::store_ps,
+    splat = _mm256_set1_ps,
+    fma = _mm256_fmadd_ps,
+    mul = _mm256_mul_ps,
+    reduce = crate::gemm::avx2::sum_ps,
+}
+
+#[cfg(target_arch = "x86_64")]
+skinny_loops! {
+    mod f64y(f64, lanes = 4, mask = u8, feature = "avx2,fma");
+    row_block_vectors = [4, 4, 3, 2],
+    column_block_rows = [4, 4, 3, 2],
+    zero = _mm256_setzero_pd,
+    loadz = crate::gemm::avx2::loadz_pd,
+    store = crate::gemm::avx2::store_pd,
+    splat = _mm256_set1_pd,
+    fma = _mm256_fmadd_pd,
+    mul = _mm256_mul_pd,
+    reduce = crate::gemm::avx2::sum_pd,
 }
