@@ -70,8 +70,9 @@ struct Args {
     /// switch for the unpacked small-product loop), to compare the two.
     #[arg(long)]
     no_small_path: bool,
-    /// Send products with at most 4 rows or columns to the other paths instead of the
-    /// AVX-512 skinny loops (`gemm::testing`'s switch), to compare them.
+    /// Send products with at most 4 rows or columns (and the last 1-4 columns of wider
+    /// `A·Wᵀ` products) to the other paths instead of the AVX-512 or AVX2 skinny loops
+    /// (`gemm::testing`'s switch), to compare them.
     #[arg(long)]
     no_skinny_path: bool,
     /// Send narrow products (5 to 24 columns) to the blocked driver instead of the AVX-512

@@ -397,6 +397,64 @@ fn dot_loops_every_width_and_depth() {
     });
 }
 
+/// The few-rows loop (m ≤ 4) adds each element's k products in order, one FMA after the
+/// other, as the tiles do: AVX-512 and AVX2 give the same bits for every alpha and beta,
+/// and the same as the driver's tiles for a plain product (alpha 1, beta 0, k in one
+/// slice). Random non-integer data, so that another order would round otherwise.
+#[test]
+fn few_rows_loop_bits_do_not_depend_on_the_isa() {
+    use std::io::Write;
+    let _guard = lock();
+    let _restore = Restore;
+    let mut s = 7u64;
+    let mut r = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let isas: Vec<Kernel> = [Kernel::Avx512, Kernel::Avx2]
+        .into_iter()
+        .filter(|k| k.is_available())
+        .collect();
+    for (m, k, n) in [(2, 200, 500), (4, 129, 40), (1, 65, 17), (3, 500, 100)] {
+        let a: Vec<f32> = (0..m * k).map(|_| r() as f32).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| r() as f32).collect();
+        let c0: Vec<f32> = (0..m * n).map(|_| r() as f32).collect();
+        for (alpha, beta) in [(1.0f32, 0.0f32), (1.0, 1.0), (-0.3, 0.7)] {
+            let product = |kernel: Kernel, skinny: bool| {
+                gemm::set_kernel(Some(kernel));
+                gemm::testing::set_skinny_path(skinny);
+                let mut c = c0.clone();
+                let (av, bv) = (MatRef::new(&a, m, k), MatRef::new(&b, k, n));
+                gemm(alpha, av, bv, beta, MatMut::new(&mut c, m, n));
+                c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            };
+            let what = format!("{m}x{k}x{n} alpha={alpha} beta={beta}");
+            let runs = gemm::testing::skinny_runs_here();
+            let loops: Vec<_> = isas.iter().map(|&isa| product(isa, true)).collect();
+            assert_eq!(
+                gemm::testing::skinny_runs_here() - runs,
+                isas.len(),
+                "{what}"
+            );
+            for (isa, bits) in isas.iter().zip(&loops).skip(1) {
+                assert!(bits == &loops[0], "{what}: {isa} and {} differ", isas[0]);
+            }
+            if (alpha, beta) == (1.0, 0.0) {
+                for (&isa, bits) in isas.iter().zip(&loops) {
+                    assert!(bits == &product(isa, false), "{what}: {isa} loop vs tiles");
+                }
+            }
+        }
+    }
+    let names: Vec<&str> = isas.iter().map(|k| k.name()).collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "[gemm test few_rows_loop_bits_do_not_depend_on_the_isa] vector ISAs this CPU runs, \
+         compared: {}",
+        names.join(", ")
+    );
+}
+
 #[test]
 fn last_few_columns_take_the_few_columns_loop() {
     // n = q·NR + w with w ≤ 4 (the autoencoder's n = 100): with `A·Bᵀ`'s layout the

@@ -22,7 +22,7 @@
 //!   [`set_num_threads`] / `FERROGRAD_NUM_THREADS`; `shared_b.rs` is the threaded driver
 //!   in which the threads share each packed block of B;
 //! - `skinny.rs` handles, on AVX-512 and AVX2, products with at most 4 rows or 4 columns
-//!   (a linear probe's logits and weight gradient) with loops that pad nothing (`avx2.rs`
+//!   (a linear probe's logits and weight gradient) with loops that pad nothing (`avx2_masked.rs`
 //!   gives the AVX2 copy the masked loads and stores AVX-512 has);
 //! - `dot.rs` handles, on AVX-512, products with 5 to 24 columns and a long inner
 //!   dimension (`X·Wᵀ` and `X·W` into a narrow layer) as register-blocked dot products;
@@ -44,7 +44,7 @@
 //!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+mod avx2_masked;
 mod cache;
 mod dispatch;
 mod dot;

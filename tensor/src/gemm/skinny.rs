@@ -444,12 +444,12 @@ skinny_loops! {
     row_block_vectors = [4, 4, 3, 2],
     column_block_rows = [4, 4, 3, 2],
     zero = _mm256_setzero_ps,
-    loadz = crate::gemm::avx2::loadz_ps,
-    store = crate::gemm::avx2::store_ps,
+    loadz = crate::gemm::avx2_masked::loadz_ps,
+    store = crate::gemm::avx2_masked::store_ps,
     splat = _mm256_set1_ps,
     fma = _mm256_fmadd_ps,
     mul = _mm256_mul_ps,
-    reduce = crate::gemm::avx2::sum_ps,
+    reduce = crate::gemm::avx2_masked::sum_ps,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -458,10 +458,10 @@ skinny_loops! {
     row_block_vectors = [4, 4, 3, 2],
     column_block_rows = [4, 4, 3, 2],
     zero = _mm256_setzero_pd,
-    loadz = crate::gemm::avx2::loadz_pd,
-    store = crate::gemm::avx2::store_pd,
+    loadz = crate::gemm::avx2_masked::loadz_pd,
+    store = crate::gemm::avx2_masked::store_pd,
     splat = _mm256_set1_pd,
     fma = _mm256_fmadd_pd,
     mul = _mm256_mul_pd,
-    reduce = crate::gemm::avx2::sum_pd,
+    reduce = crate::gemm::avx2_masked::sum_pd,
 }
