@@ -64,7 +64,8 @@ impl Kernel {
     }
 
     /// Whether this is the AVX-512 kernel and the CPU runs it: the condition of the
-    /// AVX-512-only loops beside the kernels (`skinny.rs`, `dot.rs`).
+    /// AVX-512 loops beside the kernels (`skinny.rs`, and `dot.rs`, which has no other
+    /// copy).
     pub(crate) fn runs_avx512(self) -> bool {
         self == Kernel::Avx512 && Kernel::Avx512.is_available()
     }
