@@ -23,11 +23,12 @@
 //! the tiles, this loop the last columns (`edge_columns`).
 //!
 //! The same two loops are compiled twice: for AVX-512 (16 `f32` lanes) and for AVX2 (8
-//! lanes, 16 registers instead of 32, so fewer rows or columns per register block). On
-//! CPUs without AVX-512 (Zen 2, Zen 3) the probe's products otherwise took the 6×16
-//! tiles, 87 % padding. The few-rows loop sums each element of C over k in order, as the
-//! tiles do, so its bits do not depend on the lane count; the few-columns loop sums in
-//! lanes, so AVX2 and AVX-512 round its dot products differently.
+//! lanes, 16 registers instead of 32, so fewer rows or columns per register block):
+//! without the AVX2 copy, a CPU without AVX-512 (Zen 2, Zen 3) would compute the probe's
+//! products with its 6×16 tiles, 87 % padding. The few-rows loop sums each element of C
+//! over k in order, as the tiles do, so its bits do not depend on the lane count; the
+//! few-columns loop sums in lanes, so AVX2 and AVX-512 round its dot products
+//! differently.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
