@@ -58,6 +58,8 @@ pub mod stats;
 mod threading;
 #[cfg(target_arch = "x86_64")]
 mod transpose;
+#[cfg(target_arch = "x86_64")]
+mod transpose_avx2;
 
 pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{

@@ -161,21 +161,27 @@ fn pack_transposed<E: Elem>(
     kc: usize,
     panel: &mut [E],
 ) {
-    // On AVX-512, the same panel a vector of elements per instruction (see `transpose`).
-    // It follows the kernel in use, so forcing another kernel forces its packing too. (An
-    // AVX2 copy, 8×8 transposes, was measured with the AVX2 kernel forced on Zen 5 and
-    // gained nothing: there the kernel, at half the width, dominates.)
+    // With a vector kernel, the same panel a vector of elements per instruction (see
+    // `transpose` and `transpose_avx2`). It follows the kernel in use, so forcing another
+    // kernel forces its packing too.
     #[cfg(target_arch = "x86_64")]
     {
         use super::dispatch::{kernel, Kernel};
-        use super::transpose::{pack_transposed_f32, pack_transposed_f64};
+        use super::{transpose as x512, transpose_avx2 as x256};
         use bytemuck::{cast_slice as cast, cast_slice_mut as cast_mut};
+        let (s, p) = (src, &mut *panel);
         match (kernel(), E::DTYPE) {
             (Kernel::Avx512, crate::DType::F32) => {
-                return pack_transposed_f32(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+                return x512::pack_transposed_f32(cast(s), base, ld, lanes, width, kc, cast_mut(p))
             }
             (Kernel::Avx512, crate::DType::F64) => {
-                return pack_transposed_f64(cast(src), base, ld, lanes, width, kc, cast_mut(panel))
+                return x512::pack_transposed_f64(cast(s), base, ld, lanes, width, kc, cast_mut(p))
+            }
+            (Kernel::Avx2, crate::DType::F32) => {
+                return x256::pack_transposed_f32(cast(s), base, ld, lanes, width, kc, cast_mut(p))
+            }
+            (Kernel::Avx2, crate::DType::F64) => {
+                return x256::pack_transposed_f64(cast(s), base, ld, lanes, width, kc, cast_mut(p))
             }
             _ => {}
         }
