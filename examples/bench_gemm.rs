@@ -75,8 +75,9 @@ struct Args {
     /// (`gemm::testing`'s switch), to compare them.
     #[arg(long)]
     no_skinny_path: bool,
-    /// Send narrow products (5 to 24 columns) to the blocked driver instead of the AVX-512
-    /// dot-product loops (`gemm::testing`'s switch), to compare them.
+    /// Send narrow products (5 to 24 columns) to the blocked driver instead of the
+    /// dot-product loops (AVX-512, or AVX2 for f32; `gemm::testing`'s switch), to compare
+    /// them.
     #[arg(long)]
     no_dot_path: bool,
     /// Force the orientation of products on the blocked driver (`on`: compute every one as

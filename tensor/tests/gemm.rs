@@ -339,24 +339,29 @@ fn skinny_loops_every_width_and_depth() {
 
 #[test]
 fn dot_loops_every_width_and_depth() {
-    // The AVX-512 dot-product loops for 5 to 24 columns (`dot.rs`): every width they may
-    // take (16 f32 and 16, 24 f64 go to the driver, whose tiles fit them), depths not a
-    // multiple of the vector (masked last step), just past the shortest depth a narrow C
-    // takes them from, and on both sides of a slice of k (slices of at most 816 f32 /
-    // 408 f64 on a 48 KiB L1d: k = 817 and 409 take two, the second accumulated onto
-    // C), row counts that are no multiple of either tile height (4, 6),
-    // and the two layouts they read: A·Bᵀ (B's columns contiguous, read in place) and A·B
-    // (B copied transposed). `check_shape` also runs the layouts with A transposed, which
-    // take the driver, with a padded C and beta = 0 over NaN; `check_strided` reads A and
-    // B with leading dimensions larger than their rows. Two threads split the rows.
+    // The dot-product loops for 5 to 24 columns (`dot.rs`; AVX-512 both types, AVX2 f32):
+    // every width they may take (the widths the driver's tiles fit go there: AVX-512 f32
+    // 16, f64 16 and 24; AVX2 f32 8, 16 and 24), depths not a multiple of the vector
+    // (masked last step), just past the shortest depth a narrow C takes them from, and on
+    // both sides of a slice of k (slices of at most 816 f32 / 408 f64 on a 48 KiB L1d:
+    // k = 817 and 409 take two, the second accumulated onto C), row counts that are no
+    // multiple of any tile height (4, 6), and the two layouts they read: A·Bᵀ (B's
+    // columns contiguous, read in place) and A·B (B copied transposed). `check_shape`
+    // also runs the layouts with A transposed, which take the driver, with a padded C
+    // and beta = 0 over NaN; `check_strided` reads A and B with leading dimensions larger
+    // than their rows. Two threads split the rows.
     let mut rng = Lcg(31);
     for_each_config("dot_loops_every_width_and_depth", |ctx| {
         gemm::testing::set_min_fmas_per_thread(Some(1));
+        let avx512 = ctx.starts_with("kernel=avx512");
         let runs = gemm::testing::dot_runs();
         let mut routed = 0;
         for n in 5..=24 {
-            // The widths the driver's tiles fit go there (f32: 16; f64: 16 and 24).
-            let (f32_here, f64_here) = (usize::from(n != 16), usize::from(n != 16 && n != 24));
+            let (f32_here, f64_here) = if avx512 {
+                (usize::from(n != 16), usize::from(n != 16 && n != 24))
+            } else {
+                (usize::from(n % 8 != 0), 0)
+            };
             for (m, k) in [(1, 203), (7, 784), (13, 817)] {
                 check_shape::<f32>(&mut rng, m, n, k, 3, ctx);
                 // A·Bᵀ and A·B; with one row, A·B takes `skinny`'s few-rows loop instead,
@@ -386,7 +391,8 @@ fn dot_loops_every_width_and_depth() {
             }
         }
         // The shapes must really reach the loops (other tests may add runs meanwhile).
-        if ctx.starts_with("kernel=avx512") && ctx.ends_with("dot=true") {
+        let loops = avx512 || ctx.starts_with("kernel=avx2");
+        if loops && ctx.ends_with("dot=true") {
             let ran = gemm::testing::dot_runs() - runs;
             assert!(
                 ran >= routed,
@@ -397,10 +403,6 @@ fn dot_loops_every_width_and_depth() {
     });
 }
 
-/// The few-rows loop (m ≤ 4) adds each element's k products in order, one FMA after the
-/// other, as the tiles do: AVX-512 and AVX2 give the same bits for every alpha and beta,
-/// and the same as the driver's tiles for a plain product (alpha 1, beta 0, k in one
-/// slice). Random non-integer data, so that another order would round otherwise.
 #[test]
 fn few_rows_loop_bits_do_not_depend_on_the_isa() {
     use std::io::Write;

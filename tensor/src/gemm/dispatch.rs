@@ -64,14 +64,13 @@ impl Kernel {
     }
 
     /// Whether this is the AVX-512 kernel and the CPU runs it: the condition of the
-    /// AVX-512 loops beside the kernels (`skinny.rs`, and `dot.rs`, which has no other
-    /// copy).
+    /// AVX-512 loops beside the kernels (`skinny.rs`, `dot.rs`).
     pub(crate) fn runs_avx512(self) -> bool {
         self == Kernel::Avx512 && Kernel::Avx512.is_available()
     }
 
     /// Whether this is the AVX2 kernel and the CPU runs it: the condition of the AVX2
-    /// copies of those loops.
+    /// copies of those loops (`dot.rs`'s for `f32` only).
     pub(crate) fn runs_avx2(self) -> bool {
         self == Kernel::Avx2 && Kernel::Avx2.is_available()
     }

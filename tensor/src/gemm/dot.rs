@@ -1,5 +1,5 @@
-//! Narrow products on AVX-512 (5 to 24 columns, a long inner dimension) as
-//! register-blocked dot products.
+//! Narrow products on AVX-512, and `f32` ones on AVX2 (5 to 24 columns, a long inner
+//! dimension), as register-blocked dot products.
 //!
 //! The MNIST homework's 20-unit layers issue `100×784 · 784×20` products, forward
 //! (`X·Wᵀ`, W of 20×784 row-major) and backward (`dY·W`, W2 of 784×20), and its linear
@@ -35,6 +35,21 @@
 //! Every element's sum is thus a different association of the same products than the
 //! driver's (lane-wise partial sums, then a tree across lanes; per slice), so the results
 //! differ from the other paths by rounding only.
+//!
+//! ## AVX2
+//!
+//! The same loops are compiled for AVX2 (8 `f32` lanes, `f32y`), with tiles for its 16
+//! registers: 4 rows and groups of at most 3 columns (`tiles_avx2`: 12 accumulators, 3
+//! vectors of B, one of A), the sums across lanes by `hsum8_f32_avx2`, B copied with
+//! `transpose_avx2.rs`, and the same rule (measured on AVX-512; the AVX2 tiles pad C's
+//! width to 16 lanes as AVX-512's narrow tile does). Not for `f64`: its 4 lanes would
+//! not hold the sums of a group of 5 or 6 columns in one store. Measured on Zen 5 with the
+//! AVX2 kernels forced (one thread, best of 15, on-CPU time, these loops against the
+//! driver and its last-columns loop, twice each): f32 `100×784·784×20` `A·W` 86–90 →
+//! 124–126 GFLOP/s (the AVX2 peak is 143), `A·Wᵀ` 115–120 → 131, `200×784·784×10` 74–76
+//! → 127–128, `100×100·100×5` 38 → 89, `100×784·784×6` 51–52 → 132; `1000×784·784×20`
+//! 124–129 against 123–125 (a tie). The MNIST run on the AVX2 kernels: 3.12–3.23 →
+//! 3.04–3.11 CPU-seconds (four alternating runs each); the sweep did not move.
 //!
 //! ## The rule (`takes`, `try_run`)
 //!
@@ -142,6 +157,13 @@ fn tiles(n: usize) -> (usize, usize) {
     }
 }
 
+/// The tiles for n columns on AVX2 (16 registers): 4 rows and groups of at most 3
+/// columns (12 accumulators, 3 vectors of B, one of A).
+#[cfg(target_arch = "x86_64")]
+fn tiles_avx2(n: usize) -> (usize, usize) {
+    (4, n.div_ceil(3))
+}
+
 /// The depth of the slices of k the loops take one after the other: all of k, unless the
 /// rows of A and the columns of B that one block reads (10 of them, see `tiles`) would
 /// take more than two thirds of the L1 cache; then k is cut into balanced slices of whole
@@ -170,7 +192,9 @@ pub(crate) fn try_run<E: Elem>(
     #[cfg(target_arch = "x86_64")]
     {
         let (m, n, k) = (a.rows, b.cols, a.cols);
-        if !kernel.runs_avx512() || a.col_stride != 1 {
+        let avx512 = kernel.runs_avx512();
+        let avx2 = kernel.runs_avx2() && E::DTYPE == crate::DType::F32;
+        if !(avx512 || avx2) || a.col_stride != 1 {
             return false;
         }
         // `nt`: B's columns are contiguous (B = Wᵀ, W row-major) and are read in place;
@@ -193,7 +217,7 @@ pub(crate) fn try_run<E: Elem>(
             return false;
         }
         RUNS.fetch_add(1, Ordering::Relaxed);
-        let (rows, groups) = tiles(n);
+        let (rows, groups) = if avx512 { tiles(n) } else { tiles_avx2(n) };
         let kc = depth_slice::<E>(k, caches.l1d);
         let fmas = m.saturating_mul(n).saturating_mul(k);
         let threads = threading::thread_count(spec, fmas, m.div_ceil(rows));
@@ -206,7 +230,7 @@ pub(crate) fn try_run<E: Elem>(
                 // Columns padded to whole vectors, so that each starts 64-byte aligned.
                 let ld = k.next_multiple_of(lanes);
                 let bt = bufs.b.get::<E>(n * ld);
-                pack_transposed(b, ld, bt);
+                pack_transposed(b, ld, bt, avx512);
                 (bt.as_ptr(), ld)
             };
             let pa = a.data.as_ptr();
@@ -228,7 +252,7 @@ pub(crate) fn try_run<E: Elem>(
                         groups,
                     };
                     split_rows(m, rows, threads, |i, r| {
-                        // SAFETY: AVX-512F checked above; A(i, p), B(p, j), C(i, j) for
+                        // SAFETY: the loops' ISA checked above; A(i, p), B(p, j), C(i, j) for
                         // i < m, p < k, j < n lie in the validated views (B's possibly in
                         // the packed copy, n columns of `ld_b ≥ k`), C exclusively
                         // borrowed, and the row ranges given to the threads are disjoint.
@@ -236,9 +260,11 @@ pub(crate) fn try_run<E: Elem>(
                     });
                 }};
             }
-            match E::DTYPE {
-                crate::DType::F32 => call!(f32, f32x),
-                crate::DType::F64 => call!(f64, f64x),
+            match (E::DTYPE, avx512) {
+                (crate::DType::F32, true) => call!(f32, f32x),
+                (crate::DType::F64, true) => call!(f64, f64x),
+                (crate::DType::F32, false) => call!(f32, f32y),
+                (crate::DType::F64, false) => unreachable!("AVX2 runs f32 only"),
             }
         });
         true
@@ -250,10 +276,18 @@ pub(crate) fn try_run<E: Elem>(
     }
 }
 
-/// `bt[j·ld + p] = B(p, j)` for p < k, j < n, zeros in `k .. ld` (B's rows contiguous).
+/// `bt[j·ld + p] = B(p, j)` for p < k, j < n, zeros in `k .. ld` (B's rows contiguous),
+/// with AVX-512's transposes or AVX2's.
 #[cfg(target_arch = "x86_64")]
-fn pack_transposed<E: Elem>(b: MatRef<'_, E>, ld: usize, bt: &mut [E]) {
+fn pack_transposed<E: Elem>(b: MatRef<'_, E>, ld: usize, bt: &mut [E], avx512: bool) {
     use super::transpose::{pack_transposed_f32, pack_transposed_f64};
+    use super::transpose_avx2 as x256;
+    if !avx512 {
+        // f32 only (see `try_run`).
+        let (k, n) = (b.rows, b.cols);
+        let (src, dst) = (bytemuck::cast_slice(b.data), bytemuck::cast_slice_mut(bt));
+        return x256::pack_transposed_f32(src, 0, b.row_stride, k, ld, n, dst);
+    }
     // The transposing pack writes `panel[q·width + l] = src[l·ld_src + q]`: with the k
     // rows of B as its lines and the n columns as its steps, step j is column j of B.
     let (k, n) = (b.rows, b.cols);
@@ -318,7 +352,7 @@ macro_rules! dot_arms {
 #[cfg(target_arch = "x86_64")]
 macro_rules! dot_loops {
     (
-        mod $mod:ident($E:ty, $V:ty, lanes = $L:literal, mask = $M:ty);
+        mod $mod:ident($E:ty, $V:ty, lanes = $L:literal, mask = $M:ty, feature = $feat:literal);
         zero = $zero:path,
         loadu = $loadu:path,
         loadz = $loadz:path,
@@ -327,7 +361,7 @@ macro_rules! dot_loops {
         fma = $fma:path,
         add = $add:path,
         mul = $mul:path,
-        hsum = $hsum:ident $(,)?
+        hsum = $hsum:path $(,)?
     ) => {
         mod $mod {
             use std::arch::x86_64::*;
@@ -393,10 +427,10 @@ macro_rules! dot_loops {
             /// left to right (the block's rows of A stay in L1 across them).
             ///
             /// # Safety
-            /// AVX-512F; every A(i, p), B(p, j), C(i, j) (i < m, p < k, j < n) addresses
-            /// a valid element, C's exclusively; 2 ≤ n / groups and n / groups + 1 ≤ 6;
-            /// `kc > 0`.
-            #[target_feature(enable = "avx512f")]
+            /// The CPU runs `$feat`; every A(i, p), B(p, j), C(i, j) (i < m, p < k,
+            /// j < n) addresses a valid element, C's exclusively; 2 ≤ n / groups and
+            /// n / groups + 1 ≤ 6; `kc > 0`.
+            #[target_feature(enable = $feat)]
             pub(super) unsafe fn run(m: usize, n: usize, kc: usize, o: Operands) {
                 let mut p = 0;
                 while p < o.k {
@@ -407,7 +441,7 @@ macro_rules! dot_loops {
                 }
             }
 
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             unsafe fn run_slice(m: usize, n: usize, o: Operands) {
                 let (q, wider) = (n / o.groups, n % o.groups);
                 let mut i = 0;
@@ -430,7 +464,7 @@ macro_rules! dot_loops {
 
             /// One R×W block of C: the R·W dot products, summed across their lanes, W
             /// at a time (one row of the block), and stored with a masked store.
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             unsafe fn block<const R: usize, const W: usize>(o: Operands) {
                 // SAFETY: forwarded from the caller.
                 let acc = unsafe { accumulate::<R, W>(o) };
@@ -438,7 +472,7 @@ macro_rules! dot_loops {
                 let va = $splat(o.alpha);
                 for (r, acc) in acc.iter().enumerate() {
                     let v: [$V; 8] = std::array::from_fn(|j| if j < W { acc[j] } else { $zero() });
-                    let s = $mul(va, super::$hsum(v));
+                    let s = $mul(va, $hsum(v));
                     // SAFETY: lanes under the mask are C(r, j), r < R rows of this block,
                     // j < W columns of this group.
                     unsafe {
@@ -461,7 +495,7 @@ macro_rules! dot_loops {
             /// registers at once, LLVM spilled accumulators out of the loop and shuffled
             /// the others between registers on every step (f32 100×784·784×20 at about
             /// half the speed).
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = $feat)]
             #[inline(never)]
             #[allow(clippy::needless_range_loop)]
             unsafe fn accumulate<const R: usize, const W: usize>(
@@ -567,9 +601,26 @@ fn hsum8_f64(v: [std::arch::x86_64::__m512d; 8]) -> std::arch::x86_64::__m512d {
     _mm512_permutexvar_pd(idx, u)
 }
 
+/// As [`hsum8_f32`] on AVX2: lane j of the result is the sum of the 8 lanes of `v[j]`
+/// (three rounds of pairwise adds, then the two halves: 8 instructions).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn hsum8_f32_avx2(v: [std::arch::x86_64::__m256; 8]) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    // u0, 128-bit half h: [Σ v[0] over half h's four lanes, the same for v[1], v[2],
+    // v[3]]; u1 the same for v[4..8].
+    let u0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    let u1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    _mm256_add_ps(
+        _mm256_permute2f128_ps::<0x20>(u0, u1),
+        _mm256_permute2f128_ps::<0x31>(u0, u1),
+    )
+}
+
 #[cfg(target_arch = "x86_64")]
 dot_loops! {
-    mod f32x(f32, __m512, lanes = 16, mask = u16);
+    mod f32x(f32, __m512, lanes = 16, mask = u16, feature = "avx512f");
     zero = _mm512_setzero_ps,
     loadu = _mm512_loadu_ps,
     loadz = _mm512_maskz_loadu_ps,
@@ -578,12 +629,12 @@ dot_loops! {
     fma = _mm512_fmadd_ps,
     add = _mm512_add_ps,
     mul = _mm512_mul_ps,
-    hsum = hsum8_f32,
+    hsum = super::hsum8_f32,
 }
 
 #[cfg(target_arch = "x86_64")]
 dot_loops! {
-    mod f64x(f64, __m512d, lanes = 8, mask = u8);
+    mod f64x(f64, __m512d, lanes = 8, mask = u8, feature = "avx512f");
     zero = _mm512_setzero_pd,
     loadu = _mm512_loadu_pd,
     loadz = _mm512_maskz_loadu_pd,
@@ -592,7 +643,23 @@ dot_loops! {
     fma = _mm512_fmadd_pd,
     add = _mm512_add_pd,
     mul = _mm512_mul_pd,
-    hsum = hsum8_f64,
+    hsum = super::hsum8_f64,
+}
+
+// AVX2, f32 only: a block's W sums leave in one store of 8 lanes (f64 has 4, fewer than
+// the widest group), and the homework's products are f32.
+#[cfg(target_arch = "x86_64")]
+dot_loops! {
+    mod f32y(f32, __m256, lanes = 8, mask = u8, feature = "avx2,fma");
+    zero = _mm256_setzero_ps,
+    loadu = _mm256_loadu_ps,
+    loadz = crate::gemm::avx2_masked::loadz_ps,
+    store = crate::gemm::avx2_masked::store_ps,
+    splat = _mm256_set1_ps,
+    fma = _mm256_fmadd_ps,
+    add = _mm256_add_ps,
+    mul = _mm256_mul_ps,
+    hsum = super::hsum8_f32_avx2,
 }
 
 #[cfg(test)]

@@ -24,8 +24,9 @@
 //! - `skinny.rs` handles, on AVX-512 and AVX2, products with at most 4 rows or 4 columns
 //!   (a linear probe's logits and weight gradient) with loops that pad nothing (`avx2_masked.rs`
 //!   gives the AVX2 copy the masked loads and stores AVX-512 has);
-//! - `dot.rs` handles, on AVX-512, products with 5 to 24 columns and a long inner
-//!   dimension (`X·Wᵀ` and `X·W` into a narrow layer) as register-blocked dot products;
+//! - `dot.rs` handles, on AVX-512 (and AVX2 for `f32`), products with 5 to 24 columns
+//!   and a long inner dimension (`X·Wᵀ` and `X·W` into a narrow layer) as
+//!   register-blocked dot products;
 //! - `small.rs` handles tiny products (a few hundred multiply-adds, the limit measured per
 //!   kernel and shape) with a plain loop;
 //! - `stats.rs` optionally records the calls per shape (off by default; see [`stats`]).
@@ -87,7 +88,7 @@ pub mod testing {
         super::skinny::ENABLED.store(enabled, Ordering::Relaxed);
     }
 
-    /// Enables (default) or disables the AVX-512 dot-product loops for narrow products
+    /// Enables (default) or disables the dot-product loops for narrow products
     /// (`dot.rs`), so tests and benchmarks can compare them with the blocked driver.
     pub fn set_dot_path(enabled: bool) {
         super::dot::ENABLED.store(enabled, Ordering::Relaxed);
@@ -141,7 +142,7 @@ pub mod testing {
         super::skinny::RUNS.with(|runs| runs.get())
     }
 
-    /// How many products so far took the AVX-512 dot-product loops (`dot.rs`), so tests
+    /// How many products so far took the dot-product loops (`dot.rs`), so tests
     /// can check that their shapes reach them.
     pub fn dot_runs() -> usize {
         super::dot::RUNS.load(Ordering::Relaxed)
