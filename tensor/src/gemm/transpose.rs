@@ -326,46 +326,57 @@ fn transpose16(rows: [__m512; 16]) -> [__m512; 16] {
     out
 }
 
+/// The check both transposing packs (`transpose`, `transpose_avx2`) are tested with.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod testing {
+    use crate::Float;
 
-    /// Runs `pack` on every edge case and compares with the portable loop's layout,
-    /// element by element (as bits, so a misplaced zero or NaN cannot pass).
-    macro_rules! check_every_edge {
-        ($E:ty, $pack:ident) => {{
-            // Widths of the AVX-512 kernels' panels (f32 MR 10, 12, 14 and NR 16, 32; f64
-            // MR 8 and NR 8, 16, 24) and odd ones; lanes below, at and above a vector;
-            // k below, at and past whole blocks.
-            for width in [1usize, 8, 10, 14, 16, 17, 24, 32, 33] {
-                for lanes in [0, 1, width / 2, width.saturating_sub(1), width] {
-                    for kc in [0, 1, 7, 8, 9, 15, 16, 17, 33, 48, 100] {
-                        let (ld, base) = (kc + 3, 5);
-                        let src: Vec<$E> = (0..base + width * ld + kc)
-                            .map(|i| i as $E * 0.25 - 7.0)
-                            .collect();
-                        let mut panel = vec![<$E>::NAN; kc * width + 7];
-                        $pack(&src, base, ld, lanes, width, kc, &mut panel);
-                        for p in 0..kc {
-                            for l in 0..width {
-                                let want = if l < lanes {
-                                    src[base + l * ld + p]
-                                } else {
-                                    0.0
-                                };
-                                assert_eq!(
-                                    panel[p * width + l].to_bits(),
-                                    want.to_bits(),
-                                    "width {width}, lanes {lanes}, kc {kc}, step {p}, lane {l}"
-                                );
-                            }
+    /// A transposing pack: `(src, base, ld, lanes, width, kc, panel)`.
+    pub(in crate::gemm) type Pack<E> = fn(&[E], usize, usize, usize, usize, usize, &mut [E]);
+
+    /// Runs `pack` on every width given, lanes below, at and above a vector, and every
+    /// depth given, and compares the panel with the portable loop's layout element by
+    /// element (as bits, so a misplaced zero or NaN cannot pass), and that nothing past
+    /// the panel was written.
+    pub(in crate::gemm) fn check_every_edge<E: Float>(
+        widths: &[usize],
+        depths: &[usize],
+        pack: Pack<E>,
+    ) {
+        for &width in widths {
+            for lanes in [0, 1, width / 2, width.saturating_sub(1), width] {
+                for &kc in depths {
+                    let (ld, base) = (kc + 3, 5);
+                    let src: Vec<E> = (0..base + width * ld + kc)
+                        .map(|i| E::from_f64(i as f64 * 0.25 - 7.0))
+                        .collect();
+                    let mut panel = vec![E::NAN; kc * width + 7];
+                    pack(&src, base, ld, lanes, width, kc, &mut panel);
+                    for p in 0..kc {
+                        for l in 0..width {
+                            let want = if l < lanes {
+                                src[base + l * ld + p]
+                            } else {
+                                E::ZERO
+                            };
+                            assert_eq!(
+                                panel[p * width + l].to_f64().to_bits(),
+                                want.to_f64().to_bits(),
+                                "width {width}, lanes {lanes}, kc {kc}, step {p}, lane {l}"
+                            );
                         }
-                        assert!(panel[kc * width..].iter().all(|x| x.is_nan()), "wrote past");
                     }
+                    assert!(panel[kc * width..].iter().all(|x| x.is_nan()), "wrote past");
                 }
             }
-        }};
+        }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::check_every_edge;
+    use super::*;
 
     #[test]
     fn equals_the_portable_layout_for_every_edge() {
@@ -373,7 +384,11 @@ mod tests {
             eprintln!("SKIPPED: this CPU lacks AVX-512F (the transposing pack is not run)");
             return;
         }
-        check_every_edge!(f32, pack_transposed_f32);
-        check_every_edge!(f64, pack_transposed_f64);
+        // Widths of the AVX-512 kernels' panels (f32 MR 10, 12, 14 and NR 16, 32; f64 MR
+        // 8 and NR 8, 16, 24) and odd ones; k below, at and past whole blocks.
+        let widths = [1, 8, 10, 14, 16, 17, 24, 32, 33];
+        let depths = [0, 1, 7, 8, 9, 15, 16, 17, 33, 48, 100];
+        check_every_edge::<f32>(&widths, &depths, pack_transposed_f32);
+        check_every_edge::<f64>(&widths, &depths, pack_transposed_f64);
     }
 }
