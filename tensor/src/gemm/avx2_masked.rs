@@ -1,13 +1,12 @@
 //! What the AVX-512 loops get from single instructions, for their AVX2 copies: loads and
-//! stores of the first lanes of a vector under a bit mask, and the sum of a vector's
-//! lanes.
+//! stores of the lanes a bit mask selects, and the sum of a vector's lanes.
 //!
 //! AVX-512 masks are bits (`kmask`); AVX2 masks are vectors whose lanes are all ones or
 //! all zeros, so the loops keep their one-bit-per-lane masks and these helpers expand
-//! them. A full mask takes a plain load or store: `vmaskmov` is slower, its store much
-//! slower on AMD's cores, and a loop's steps are nearly all full. As with AVX-512, lanes
-//! outside the mask are neither read nor written, so they may lie past the end of a
-//! slice.
+//! them. A full mask takes a plain load or store, never slower than `vmaskmov` and on
+//! some cores much faster (its store form especially), and a loop's steps are nearly all
+//! full. As with AVX-512, lanes outside the mask are neither read nor written, so they
+//! may lie past the end of a slice.
 
 use std::arch::x86_64::*;
 
