@@ -221,6 +221,12 @@ fn for_each_config(test: &str, mut f: impl FnMut(&str)) {
 
 // ANCHOR_END: for_each_config
 
+/// Whether `for_each_config`'s context names a kernel with its own skinny, last-columns
+/// and dot-product loops (AVX-512 or AVX2), which the shapes must then reach.
+fn vector_kernel(ctx: &str) -> bool {
+    ctx.starts_with("kernel=avx512") || ctx.starts_with("kernel=avx2")
+}
+
 #[test]
 fn all_small_shapes() {
     // Threads on every product, however small, to exercise the split at the edges.
@@ -321,9 +327,8 @@ fn skinny_loops_every_width_and_depth() {
                 }
             }
         }
-        let loops = ctx.starts_with("kernel=avx512") || ctx.starts_with("kernel=avx2");
         let ran = gemm::testing::skinny_runs_here() - runs;
-        if loops && ctx.contains("skinny=true") {
+        if vector_kernel(ctx) && ctx.contains("skinny=true") {
             assert!(
                 ran >= routed,
                 "{ctx}: {ran} products took the loops, want {routed}"
@@ -391,8 +396,7 @@ fn dot_loops_every_width_and_depth() {
             }
         }
         // The shapes must really reach the loops (other tests may add runs meanwhile).
-        let loops = avx512 || ctx.starts_with("kernel=avx2");
-        if loops && ctx.ends_with("dot=true") {
+        if vector_kernel(ctx) && ctx.ends_with("dot=true") {
             let ran = gemm::testing::dot_runs() - runs;
             assert!(
                 ran >= routed,
@@ -487,8 +491,7 @@ fn last_few_columns_take_the_few_columns_loop() {
             }
         }
         // Both vector ISAs: their tiles (f32 32 and 16 wide, f64 24 and 8) all leave w.
-        let loops = ctx.starts_with("kernel=avx512") || ctx.starts_with("kernel=avx2");
-        if loops && ctx.contains("skinny=true") {
+        if vector_kernel(ctx) && ctx.contains("skinny=true") {
             let ran = gemm::testing::edge_runs() - runs;
             assert!(
                 ran >= routed,

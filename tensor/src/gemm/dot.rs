@@ -230,7 +230,10 @@ pub(crate) fn try_run<E: Elem>(
                 // Columns padded to whole vectors, so that each starts 64-byte aligned.
                 let ld = k.next_multiple_of(lanes);
                 let bt = bufs.b.get::<E>(n * ld);
-                pack_transposed(b, ld, bt, avx512);
+                // `bt[j·ld + p] = B(p, j)`, zeros in `k .. ld`: the transposing pack with
+                // the k rows of B as its lines and the n columns as its steps, in the
+                // vector copy of the kernel in use.
+                pack::pack_transposed(b.data, 0, b.row_stride, k, ld, n, bt);
                 (bt.as_ptr(), ld)
             };
             let pa = a.data.as_ptr();
@@ -273,43 +276,6 @@ pub(crate) fn try_run<E: Elem>(
     {
         let _ = (kernel, alpha, a, b, beta, c);
         false
-    }
-}
-
-/// `bt[j·ld + p] = B(p, j)` for p < k, j < n, zeros in `k .. ld` (B's rows contiguous),
-/// with AVX-512's transposes or AVX2's.
-#[cfg(target_arch = "x86_64")]
-fn pack_transposed<E: Elem>(b: MatRef<'_, E>, ld: usize, bt: &mut [E], avx512: bool) {
-    use super::transpose::{pack_transposed_f32, pack_transposed_f64};
-    use super::transpose_avx2 as x256;
-    if !avx512 {
-        // f32 only (see `try_run`).
-        let (k, n) = (b.rows, b.cols);
-        let (src, dst) = (bytemuck::cast_slice(b.data), bytemuck::cast_slice_mut(bt));
-        return x256::pack_transposed_f32(src, 0, b.row_stride, k, ld, n, dst);
-    }
-    // The transposing pack writes `panel[q·width + l] = src[l·ld_src + q]`: with the k
-    // rows of B as its lines and the n columns as its steps, step j is column j of B.
-    let (k, n) = (b.rows, b.cols);
-    match E::DTYPE {
-        crate::DType::F32 => pack_transposed_f32(
-            bytemuck::cast_slice(b.data),
-            0,
-            b.row_stride,
-            k,
-            ld,
-            n,
-            bytemuck::cast_slice_mut(bt),
-        ),
-        crate::DType::F64 => pack_transposed_f64(
-            bytemuck::cast_slice(b.data),
-            0,
-            b.row_stride,
-            k,
-            ld,
-            n,
-            bytemuck::cast_slice_mut(bt),
-        ),
     }
 }
 

@@ -152,7 +152,7 @@ pub(crate) fn pack_b<E: Elem>(b: MatRef<'_, E>, nr: usize, out: &mut [E]) {
 /// element `width` elements apart, a cache line per element once the panel outgrows L1
 /// (the 784×192 weight of the autoencoder's forward pass packs into a 100 KiB panel).
 /// With the width a compile-time constant the per-step loop unrolls completely.
-fn pack_transposed<E: Elem>(
+pub(super) fn pack_transposed<E: Elem>(
     src: &[E],
     base: usize,
     ld: usize,
@@ -202,6 +202,25 @@ fn pack_transposed<E: Elem>(
                 dst[lanes..].fill(E::ZERO);
             }
         }
+    }
+}
+
+/// The bounds every vector copy of [`pack_transposed`] (`transpose`, `transpose_avx2`)
+/// checks before its unchecked loop: `lanes ≤ width`, a panel of `kc·width` elements, and
+/// every line `base + l·ld .. + kc` (`l < lanes`) inside a source of `src_len`.
+///
+/// # Panics
+/// If one of them does not hold.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn assert_transposed_bounds(
+    src_len: usize,
+    (base, ld, lanes): (usize, usize, usize),
+    (width, kc): (usize, usize),
+    panel_len: usize,
+) {
+    assert!(lanes <= width && panel_len >= kc * width);
+    if lanes > 0 && kc > 0 {
+        assert!(base + (lanes - 1) * ld + kc <= src_len);
     }
 }
 

@@ -51,6 +51,11 @@ thread_local! {
 /// Products whose last few columns took the few-columns loop (see `edge_columns`).
 pub(crate) static EDGE_RUNS: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether these loops have a copy for `kernel` that this CPU runs (AVX-512 or AVX2).
+fn has_loops(kernel: Kernel) -> bool {
+    kernel.runs_avx512() || kernel.runs_avx2()
+}
+
 /// How many of C's last columns the few-columns loop should compute after the blocked
 /// driver's tiles have computed the others (0: none).
 ///
@@ -81,7 +86,7 @@ pub(crate) fn edge_columns<E: Elem>(
         && n > nr
         && a.col_stride == 1
         && b.row_stride == 1
-        && (kernel.runs_avx512() || kernel.runs_avx2())
+        && has_loops(kernel)
         && ENABLED.load(Ordering::Relaxed);
     if fits {
         w
@@ -102,10 +107,10 @@ pub(crate) fn try_run<E: Elem>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        let avx512 = kernel.runs_avx512();
-        if !(avx512 || kernel.runs_avx2()) || !ENABLED.load(Ordering::Relaxed) {
+        if !has_loops(kernel) || !ENABLED.load(Ordering::Relaxed) {
             return false;
         }
+        let avx512 = kernel.runs_avx512();
         let (m, n, k) = (a.rows, b.cols, a.cols);
         let rows_ok = m <= MAX_SKINNY && (b.col_stride == 1 || n == 1);
         let cols_ok =

@@ -38,10 +38,8 @@ macro_rules! pack_transposed_for {
             kc: usize,
             panel: &mut [$E],
         ) {
-            assert!(lanes <= width && panel.len() >= kc * width);
-            if lanes > 0 && kc > 0 {
-                assert!(base + (lanes - 1) * ld + kc <= src.len());
-            }
+            let (lines, steps) = ((base, ld, lanes), (width, kc));
+            super::pack::assert_transposed_bounds(src.len(), lines, steps, panel.len());
             assert!(std::arch::is_x86_feature_detected!("avx512f"));
             // SAFETY: AVX-512F checked just above; the asserts bound every line and step.
             unsafe { $inner(src.as_ptr().add(base), ld, lanes, width, kc, panel) }
