@@ -24,6 +24,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use clap::{CommandFactory, ValueEnum};
+use course::flags::{count_in, MAX_JOBS};
 use ferrograd::tensor::gemm::{self as fg, MatMut, MatRef};
 use ferrograd::tensor::Float;
 use serde_json::json;
@@ -46,6 +48,7 @@ struct Row {
 /// GEMM throughput against the measured FMA peak, a naive loop and the `gemm` crate.
 #[derive(clap::Parser, Debug)]
 #[command(
+    name = "bench_gemm",
     version,
     about = "GEMM throughput: ferrograd against the measured FMA peak, a naive loop and \
              (with --features peer) the gemm crate"
@@ -64,8 +67,9 @@ struct Args {
     only: Vec<String>,
     /// Run these shapes instead of the built-in list: comma-separated `MxKxN` or
     /// `MxKxN:layout` (layout nn, nt or tn; default nn), e.g. `--shape 8x8x8,100x784x192:nt`.
-    #[arg(long, value_delimiter = ',')]
-    shape: Vec<String>,
+    /// Each dimension is at most 65536, and a shape's operands at most 2 GiB in f64.
+    #[arg(long, value_delimiter = ',', value_parser = parse_shape)]
+    shape: Vec<Shape>,
     /// Send products to the blocked driver even when they are tiny (`gemm::testing`'s
     /// switch for the unpacked small-product loop), to compare the two.
     #[arg(long)]
@@ -80,19 +84,18 @@ struct Args {
     /// them.
     #[arg(long)]
     no_dot_path: bool,
-    /// Force the orientation of products on the blocked driver (`on`: compute every one as
-    /// `Cᵀ = op(B)ᵀ·op(A)ᵀ`, `off`: none) instead of letting the cost model choose
-    /// (`gemm::testing`'s switch), to compare the two.
-    #[arg(long)]
-    transposed_c: Option<String>,
-    /// Thread counts to run (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    /// Force the orientation of products on the blocked driver instead of letting the
+    /// cost model choose (`gemm::testing`'s switch), to compare the two.
+    #[arg(long, value_enum, default_value_t = Orientation::Auto)]
+    transposed_c: Orientation,
+    /// Thread counts to run (comma-separated, each 1 to 1024).
+    #[arg(long, value_delimiter = ',', default_value = "1,2", value_parser = count_in(1, MAX_JOBS))]
     threads: Vec<usize>,
-    /// Only this element type (f32 or f64).
-    #[arg(long)]
-    dtype: Option<String>,
-    /// Samples per figure (default 9, 5 with --quick).
-    #[arg(long)]
+    /// Only this element type.
+    #[arg(long, value_enum)]
+    dtype: Option<Dtype>,
+    /// Samples per figure, 1 to 1000 (default 9, 5 with --quick).
+    #[arg(long, value_parser = count_in(1, MAX_SAMPLES))]
     samples: Option<usize>,
     /// Report the best sample instead of the median (on a busy machine noise only ever
     /// slows a sample down, so the best is the closer estimate of what the code can do).
@@ -100,7 +103,7 @@ struct Args {
     best: bool,
     /// Force the per-thread minimum of multiply-adds (instead of the threshold measured at
     /// first use), to see where a second thread starts to pay.
-    #[arg(long)]
+    #[arg(long, value_parser = count_in(1, usize::MAX))]
     min_fmas_per_thread: Option<usize>,
     /// Time the calling thread's on-CPU time (Linux `CLOCK_THREAD_CPUTIME_ID`)
     /// instead of the wall clock: on a shared machine this leaves out the time other
@@ -163,23 +166,66 @@ enum Layout {
     TN,
 }
 
-/// `"MxKxN"` or `"MxKxN:layout"`.
-fn parse_shape(s: &str) -> Option<(usize, usize, usize, Layout)> {
+/// `(m, k, n, layout)`: C is m×n, the inner dimension k.
+type Shape = (usize, usize, usize, Layout);
+
+/// Largest accepted dimension of a `--shape`.
+const MAX_DIM: usize = 65_536;
+/// Largest memory a `--shape` may take in f64: A, B, and C twice (ours and the peer's).
+const MAX_SHAPE_BYTES: usize = 2 << 30;
+/// Largest accepted `--samples`.
+const MAX_SAMPLES: usize = 1_000;
+
+/// `"MxKxN"` or `"MxKxN:layout"`, checked before any work: a typo or a shape too large
+/// for memory is a usage error (exit 2), not a panic or an allocation abort later.
+fn parse_shape(s: &str) -> Result<Shape, String> {
+    let format = || {
+        "expected MxKxN or MxKxN:layout with layout nn, nt or tn (e.g. 100x784x192:nt)".to_string()
+    };
     let (dims, layout) = s.split_once(':').unwrap_or((s, "nn"));
     let layout = match layout {
         "nn" => Layout::NN,
         "nt" => Layout::NT,
         "tn" => Layout::TN,
-        _ => return None,
+        _ => return Err(format()),
     };
     let d: Vec<usize> = dims
         .split('x')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    match d[..] {
-        [m, k, n] if m > 0 && k > 0 && n > 0 => Some((m, k, n, layout)),
-        _ => None,
+        .map(|x| x.trim().parse().map_err(|_| format()))
+        .collect::<Result<_, _>>()?;
+    let [m, k, n] = d[..] else {
+        return Err(format());
+    };
+    if ![m, k, n].iter().all(|x| (1..=MAX_DIM).contains(x)) {
+        return Err(format!("expected M, K and N each in 1..={MAX_DIM}"));
     }
+    let bytes = (m * k + k * n + 2 * m * n) * std::mem::size_of::<f64>();
+    if bytes > MAX_SHAPE_BYTES {
+        return Err(format!(
+            "its operands need {:.1} GiB in f64; expected at most {} GiB",
+            bytes as f64 / f64::from(1 << 30),
+            MAX_SHAPE_BYTES >> 30
+        ));
+    }
+    Ok((m, k, n, layout))
+}
+
+/// `--transposed-c`: the orientation of products on the blocked driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Orientation {
+    /// Compute every product as `Cᵀ = op(B)ᵀ·op(A)ᵀ`.
+    On,
+    /// Compute none transposed.
+    Off,
+    /// Let the cost model choose.
+    Auto,
+}
+
+/// `--dtype`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Dtype {
+    F32,
+    F64,
 }
 
 impl Layout {
@@ -194,13 +240,14 @@ impl Layout {
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
+    course::check_gemm_env();
     let (json_out, quick) = (args.json, args.quick);
     CPU_TIME.store(args.cpu_time, std::sync::atomic::Ordering::Relaxed);
     if let Some(n) = args.min_fmas_per_thread {
-        fg::testing::set_min_fmas_per_thread(Some(n.max(1)));
+        fg::testing::set_min_fmas_per_thread(Some(n));
     }
     let opts = Opts {
-        samples: args.samples.unwrap_or(if quick { 5 } else { 9 }).max(1),
+        samples: args.samples.unwrap_or(if quick { 5 } else { 9 }),
         best: args.best,
     };
 
@@ -233,21 +280,14 @@ fn main() {
         (200, 96, 10, NT),
         (10, 200, 96, TN),
     ];
-    let mut shapes: Vec<(usize, usize, usize, Layout)> =
-        squares.iter().map(|&s| (s, s, s, NN)).collect();
+    let mut shapes: Vec<Shape> = squares.iter().map(|&s| (s, s, s, NN)).collect();
     if !quick {
         shapes.extend(training);
     } else {
         shapes.extend(&training[..3]);
     }
     if !args.shape.is_empty() {
-        shapes = args
-            .shape
-            .iter()
-            .map(|s| {
-                parse_shape(s).unwrap_or_else(|| panic!("--shape {s:?}: expected MxKxN[:nn|nt|tn]"))
-            })
-            .collect();
+        shapes = args.shape.clone();
     }
     if args.no_small_path {
         fg::testing::set_small_path(false);
@@ -258,26 +298,37 @@ fn main() {
     if args.no_dot_path {
         fg::testing::set_dot_path(false);
     }
-    match args.transposed_c.as_deref() {
-        None | Some("auto") => {}
-        Some("on") => fg::testing::set_transposed_c(Some(true)),
-        Some("off") => fg::testing::set_transposed_c(Some(false)),
-        Some(s) => panic!("--transposed-c {s:?}: expected on, off or auto"),
+    match args.transposed_c {
+        Orientation::Auto => {}
+        Orientation::On => fg::testing::set_transposed_c(Some(true)),
+        Orientation::Off => fg::testing::set_transposed_c(Some(false)),
     }
     if !args.only.is_empty() {
-        shapes.retain(|&(m, k, n, l)| {
-            let label = format!("{m}x{k}x{n}:{}", l.name());
-            args.only.iter().any(|o| label.contains(o.as_str()))
-        });
+        let label = |&(m, k, n, l): &Shape| format!("{m}x{k}x{n}:{}", l.name());
+        let labels: Vec<String> = shapes.iter().map(label).collect();
+        shapes.retain(|s| args.only.iter().any(|o| label(s).contains(o.as_str())));
+        if shapes.is_empty() {
+            Args::command()
+                .error(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!(
+                        "invalid value '{}' for '--only <ONLY>': no shape's label contains it; \
+                         expected a part of one of: {}",
+                        args.only.join(","),
+                        labels.join(", ")
+                    ),
+                )
+                .exit();
+        }
     }
     let thread_counts = args.threads.clone();
-    let want = |d: &str| args.dtype.as_deref().is_none_or(|x| x == d);
+    let want = |d: Dtype| args.dtype.is_none_or(|x| x == d);
 
     let mut rows = Vec::new();
-    if want("f32") {
+    if want(Dtype::F32) {
         rows.extend(bench_dtype::<f32>(&shapes, &thread_counts, opts));
     }
-    if want("f64") {
+    if want(Dtype::F64) {
         rows.extend(bench_dtype::<f64>(&shapes, &thread_counts, opts));
     }
     fg::set_num_threads(0);
@@ -417,11 +468,7 @@ struct Opts {
     best: bool,
 }
 
-fn bench_dtype<T: BenchFloat>(
-    shapes: &[(usize, usize, usize, Layout)],
-    thread_counts: &[usize],
-    opts: Opts,
-) -> Vec<Row> {
+fn bench_dtype<T: BenchFloat>(shapes: &[Shape], thread_counts: &[usize], opts: Opts) -> Vec<Row> {
     let isa = probe::Isa::of(fg::kernel());
     let peak = |t: usize| probe::peak_gflops(isa, T::IS_F64, t);
     let peaks: Vec<f64> = thread_counts.iter().map(|&t| peak(t)).collect();

@@ -24,6 +24,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use clap::Parser;
+use course::flags::count_in;
 use course::probe::ProbeGradients;
 use ferrograd::autograd::{Gradients, Reduction, Var};
 use ferrograd::nn::optim::{Adam, AdamConfig, AdamW, Optimizer, Sgd, SgdConfig};
@@ -36,13 +37,17 @@ use rand_distr::{Distribution, StandardNormal};
 #[derive(Parser)]
 #[command(about = "Old vs new code paths of a training step (interleaved, best of N)")]
 struct Args {
-    /// Timed repetitions of each path (best kept).
-    #[arg(long, default_value_t = 30)]
+    /// Timed repetitions of each path (best kept), 1 to 10000.
+    #[arg(long, default_value_t = 30, value_parser = count_in(1, MAX_COUNT))]
     reps: usize,
-    /// Calls per timed repetition.
-    #[arg(long, default_value_t = 5)]
+    /// Calls per timed repetition, 1 to 10000.
+    #[arg(long, default_value_t = 5, value_parser = count_in(1, MAX_COUNT))]
     inner: usize,
 }
+
+/// Largest accepted `--reps` and `--inner`: zero would time nothing (and leave the rows'
+/// checks without outputs to compare); far larger would run for days.
+const MAX_COUNT: usize = 10_000;
 
 fn randn(dims: &[usize], rng: &mut SmallRng) -> Tensor<f32> {
     let n = dims.iter().product();
@@ -428,6 +433,7 @@ fn max_rel(a: &Tensor<f32>, b: &Tensor<f32>) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    course::check_gemm_env();
     let mut rng = SmallRng::seed_from_u64(7);
     println!(
         "{:<44} {:>10} {:>10} {:>8}  check",

@@ -96,6 +96,8 @@ struct Outcome {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Every problem would refuse a bad GEMM setting; refuse it once, before the build.
+    course::check_gemm_env();
     let selected: Vec<&Problem> = PROBLEMS
         .iter()
         .filter(|p| args.only.is_empty() || args.only.iter().any(|n| n == p.example))

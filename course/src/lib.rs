@@ -74,8 +74,10 @@ pub struct Run {
 }
 
 impl Run {
-    /// Starts timing.
+    /// Starts timing, after refusing bad GEMM settings in the environment (see
+    /// [`check_gemm_env`]).
     pub fn start() -> Self {
+        check_gemm_env();
         allocator::keep_freed_memory();
         if gemm_stats_requested() {
             // Checked before any work, so a typo does not cost a whole run.
@@ -103,6 +105,17 @@ impl Run {
             );
         }
         println!("wall time: {:.2} s", self.elapsed());
+    }
+}
+
+/// Exits with code 2 and a message naming the variable if one of the GEMM's environment
+/// variables (`FERROGRAD_GEMM_KERNEL`, `FERROGRAD_NUM_THREADS`, `FERROGRAD_GEMM_KC`/`_MC`/
+/// `_NC`) has a bad value: the library would otherwise panic at the first product, after
+/// the run has printed its header or loaded its data.
+pub fn check_gemm_env() {
+    if let Err(e) = ferrograd::tensor::gemm::check_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2)
     }
 }
 

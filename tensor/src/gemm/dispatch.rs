@@ -180,31 +180,48 @@ pub fn try_set_kernel(kernel: Option<Kernel>) -> Result<(), KernelError> {
 // ANCHOR: kernel_choice
 /// The kernel the next `gemm` call will use.
 ///
-/// Panics on first use if `FERROGRAD_GEMM_KERNEL` names an unknown or unsupported kernel.
+/// Panics on first use if `FERROGRAD_GEMM_KERNEL` names an unknown or unsupported kernel;
+/// [`check_env`](super::check_env), called at start, reports that as an error instead.
 #[track_caller]
 pub fn kernel() -> Kernel {
     let mut v = SELECTED.load(Ordering::Relaxed);
     if v == 0 {
-        v = match std::env::var("FERROGRAD_GEMM_KERNEL") {
-            Ok(s) if !s.trim().is_empty() && s.trim() != "auto" => {
-                match s.parse::<Kernel>().and_then(|k| {
-                    if k.is_available() {
-                        Ok(k)
-                    } else {
-                        Err(KernelError::Unsupported(k))
-                    }
-                }) {
-                    Ok(k) => k.to_u8(),
-                    Err(e) => panic!("FERROGRAD_GEMM_KERNEL: {e}"),
-                }
-            }
-            _ => AUTO,
+        v = match env_kernel() {
+            Ok(Some(k)) => k.to_u8(),
+            Ok(None) => AUTO,
+            Err(e) => panic!("{e}"),
         };
         // Another thread may have raced us with `set_kernel`: keep whatever is there.
         let _ = SELECTED.compare_exchange(0, v, Ordering::Relaxed, Ordering::Relaxed);
         v = SELECTED.load(Ordering::Relaxed);
     }
     Kernel::from_u8(v).unwrap_or_else(best)
+}
+
+/// `FERROGRAD_GEMM_KERNEL`: `Ok(None)` when unset, empty or `auto`; an error naming the
+/// variable when it names an unknown kernel or one this CPU cannot run.
+pub(crate) fn env_kernel() -> Result<Option<Kernel>, String> {
+    const VAR: &str = "FERROGRAD_GEMM_KERNEL";
+    let s = match std::env::var(VAR) {
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(s)) => {
+            return Err(format!(
+                "{VAR}={s:?}: {}",
+                KernelError::UnknownName(s.to_string_lossy().into_owned())
+            ))
+        }
+        Ok(s) if s.trim().is_empty() || s.trim() == "auto" => return Ok(None),
+        Ok(s) => s,
+    };
+    s.parse::<Kernel>()
+        .and_then(|k| {
+            if k.is_available() {
+                Ok(Some(k))
+            } else {
+                Err(KernelError::Unsupported(k))
+            }
+        })
+        .map_err(|e| format!("{VAR}={s:?}: {e}"))
 }
 
 fn best() -> Kernel {
@@ -266,19 +283,18 @@ pub(crate) static BLOCKING_OVERRIDE: [AtomicUsize; 3] = [
     AtomicUsize::new(0),
 ];
 
+/// The variables that override KC, MC and NC (for tuning).
+pub(crate) const BLOCKING_ENV: [&str; 3] = [
+    "FERROGRAD_GEMM_KC",
+    "FERROGRAD_GEMM_MC",
+    "FERROGRAD_GEMM_NC",
+];
+
 /// `FERROGRAD_GEMM_KC`, `_MC`, `_NC`, read once.
 fn env_blocking() -> [Option<usize>; 3] {
     static ENV: OnceLock<[Option<usize>; 3]> = OnceLock::new();
     *ENV.get_or_init(|| {
-        ["KC", "MC", "NC"].map(|n| {
-            let var = format!("FERROGRAD_GEMM_{n}");
-            std::env::var(&var)
-                .ok()
-                .map(|s| match s.trim().parse::<usize>() {
-                    Ok(v) if v > 0 => v,
-                    _ => panic!("{var}={s:?}: expected a positive integer"),
-                })
-        })
+        BLOCKING_ENV.map(|var| super::env::positive(var).unwrap_or_else(|e| panic!("{e}")))
     })
 }
 

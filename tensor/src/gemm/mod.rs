@@ -41,6 +41,9 @@
 //!   undefined behaviour;
 //! - [`set_num_threads`], [`num_threads`] and `FERROGRAD_NUM_THREADS` (default: all cores),
 //!   and [`set_num_threads_here`] for the calling thread alone;
+//! - [`check_env`] parses those variables (and `FERROGRAD_GEMM_KC`/`_MC`/`_NC`) up front,
+//!   so a program can refuse a bad value before it starts instead of panicking at the
+//!   first product;
 //! - [`stats::set_enabled`], [`stats::table`]: calls, time and GFLOP/s per shape (off by
 //!   default; the course examples turn it on with `FERROGRAD_GEMM_STATS=1`).
 
@@ -50,6 +53,7 @@ mod cache;
 mod dispatch;
 mod dot;
 mod driver;
+mod env;
 mod kernels;
 mod pack;
 mod shared_b;
@@ -66,6 +70,7 @@ pub use cache::{cache_sizes, Blocking, CacheSizes};
 pub use dispatch::{
     available_kernels, blocking, kernel, set_kernel, try_set_kernel, Kernel, KernelError,
 };
+pub use env::check_env;
 pub use threading::{num_threads, set_num_threads, set_num_threads_here, thread_threshold};
 
 use crate::{DType, Float};

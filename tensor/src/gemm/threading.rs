@@ -180,14 +180,15 @@ pub fn num_threads() -> usize {
     }
 }
 
+/// The variable that caps the threads of a product (default: all cores).
+pub(crate) const NUM_THREADS_ENV: &str = "FERROGRAD_NUM_THREADS";
+
 fn default_threads() -> usize {
     static DEFAULT: OnceLock<usize> = OnceLock::new();
-    *DEFAULT.get_or_init(|| match std::env::var("FERROGRAD_NUM_THREADS") {
-        Ok(s) if !s.trim().is_empty() => match s.trim().parse::<usize>() {
-            Ok(n) if n > 0 => n,
-            _ => panic!("FERROGRAD_NUM_THREADS={s:?}: expected a positive integer"),
-        },
-        _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    *DEFAULT.get_or_init(|| match super::env::positive(NUM_THREADS_ENV) {
+        Ok(Some(n)) => n,
+        Ok(None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Err(e) => panic!("{e}"),
     })
 }
 
