@@ -53,110 +53,89 @@ struct Case {
     expects: &'static str,
 }
 
+const fn gemm(args: &'static [&'static str], flag: &'static str, expects: &'static str) -> Case {
+    Case {
+        example: "bench_gemm",
+        args,
+        flag,
+        expects,
+    }
+}
+
+const fn step(args: &'static [&'static str], flag: &'static str, expects: &'static str) -> Case {
+    Case {
+        example: "bench_train_step",
+        args,
+        flag,
+        expects,
+    }
+}
+
+const SHAPE: &str = "--shape <SHAPE>";
 const SHAPE_FORMAT: &str = "expected MxKxN or MxKxN:layout with layout nn, nt or tn";
+const SHAPE_DIMS: &str = "expected M, K and N each in 1..=65536";
+const THREADS: &str = "--threads <THREADS>";
+const THREADS_RANGE: &str = "expected a whole number in 1..=1024";
+const ONLY: &str = "--only <ONLY>";
 
 const CASES: &[Case] = &[
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "5x5"],
-        flag: "--shape <SHAPE>",
-        expects: SHAPE_FORMAT,
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "8x8x8:xx"],
-        flag: "--shape <SHAPE>",
-        expects: SHAPE_FORMAT,
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "8x-1x8"],
-        flag: "--shape <SHAPE>",
-        expects: SHAPE_FORMAT,
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "0x5x5"],
-        flag: "--shape <SHAPE>",
-        expects: "expected M, K and N each in 1..=65536",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "100000x8x8"],
-        flag: "--shape <SHAPE>",
-        expects: "expected M, K and N each in 1..=65536",
-    },
-    Case {
-        // Within the per-dimension limit, but 12 GiB of operands: refused, not an
-        // allocation abort.
-        example: "bench_gemm",
-        args: &["--shape", "20000x20000x20000"],
-        flag: "--shape <SHAPE>",
-        expects: "expected at most 2 GiB",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--threads", "0"],
-        flag: "--threads <THREADS>",
-        expects: "expected a whole number in 1..=1024",
-    },
-    Case {
-        // Would spawn that many threads for the peak probe and abort.
-        example: "bench_gemm",
-        args: &["--threads", "1,99999"],
-        flag: "--threads <THREADS>",
-        expects: "expected a whole number in 1..=1024",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--samples", "0"],
-        flag: "--samples <SAMPLES>",
-        expects: "expected a whole number in 1..=1000",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--min-fmas-per-thread", "0"],
-        flag: "--min-fmas-per-thread <MIN_FMAS_PER_THREAD>",
-        expects: "expected a whole number in 1..=",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--dtype", "f16"],
-        flag: "--dtype <DTYPE>",
-        expects: "[possible values: f32, f64]",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--transposed-c", "maybe"],
-        flag: "--transposed-c <TRANSPOSED_C>",
-        expects: "[possible values: on, off, auto]",
-    },
-    Case {
-        // A filter that leaves nothing would print an empty table.
-        example: "bench_gemm",
-        args: &["--only", "nothing"],
-        flag: "--only <ONLY>",
-        expects: "no shape's label contains it; expected a part of one of: 64x64x64:nn",
-    },
-    Case {
-        example: "bench_gemm",
-        args: &["--shape", "8x8x8", "--only", "9x"],
-        flag: "--only <ONLY>",
-        expects: "expected a part of one of: 8x8x8:nn",
-    },
-    Case {
-        // Zero repetitions would leave a row's check nothing to compare (it panicked).
-        example: "bench_train_step",
-        args: &["--reps", "0"],
-        flag: "--reps <REPS>",
-        expects: "expected a whole number in 1..=10000",
-    },
-    Case {
-        example: "bench_train_step",
-        args: &["--inner", "99999999999"],
-        flag: "--inner <INNER>",
-        expects: "expected a whole number in 1..=10000",
-    },
+    gemm(&["--shape", "5x5"], SHAPE, SHAPE_FORMAT),
+    gemm(&["--shape", "8x8x8:xx"], SHAPE, SHAPE_FORMAT),
+    gemm(&["--shape", "8x-1x8"], SHAPE, SHAPE_FORMAT),
+    gemm(&["--shape", "0x5x5"], SHAPE, SHAPE_DIMS),
+    gemm(&["--shape", "100000x8x8"], SHAPE, SHAPE_DIMS),
+    // Within the per-dimension limit, but 12 GiB of operands: refused, not an
+    // allocation abort.
+    gemm(
+        &["--shape", "20000x20000x20000"],
+        SHAPE,
+        "expected at most 2 GiB",
+    ),
+    gemm(&["--threads", "0"], THREADS, THREADS_RANGE),
+    // Would spawn that many threads for the peak probe and abort.
+    gemm(&["--threads", "1,99999"], THREADS, THREADS_RANGE),
+    gemm(
+        &["--samples", "0"],
+        "--samples <SAMPLES>",
+        "expected a whole number in 1..=1000",
+    ),
+    gemm(
+        &["--min-fmas-per-thread", "0"],
+        "--min-fmas-per-thread <MIN_FMAS_PER_THREAD>",
+        "expected a whole number in 1..=",
+    ),
+    gemm(
+        &["--dtype", "f16"],
+        "--dtype <DTYPE>",
+        "[possible values: f32, f64]",
+    ),
+    gemm(
+        &["--transposed-c", "maybe"],
+        "--transposed-c <TRANSPOSED_C>",
+        "[possible values: on, off, auto]",
+    ),
+    // A filter that leaves nothing would print an empty table.
+    gemm(
+        &["--only", "nothing"],
+        ONLY,
+        "no shape's label contains it; expected a part of one of: 64x64x64:nn",
+    ),
+    gemm(
+        &["--shape", "8x8x8", "--only", "9x"],
+        ONLY,
+        "expected a part of one of: 8x8x8:nn",
+    ),
+    // Zero repetitions would leave a row's check nothing to compare (it panicked).
+    step(
+        &["--reps", "0"],
+        "--reps <REPS>",
+        "expected a whole number in 1..=10000",
+    ),
+    step(
+        &["--inner", "99999999999"],
+        "--inner <INNER>",
+        "expected a whole number in 1..=10000",
+    ),
 ];
 
 #[test]
