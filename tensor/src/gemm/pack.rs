@@ -205,23 +205,40 @@ pub(super) fn pack_transposed<E: Elem>(
     }
 }
 
-/// The bounds every vector copy of [`pack_transposed`] (`transpose`, `transpose_avx2`)
-/// checks before its unchecked loop: `lanes ≤ width`, a panel of `kc·width` elements, and
-/// every line `base + l·ld .. + kc` (`l < lanes`) inside a source of `src_len`.
+/// The unchecked loop of a vector copy of [`pack_transposed`] (`transpose`,
+/// `transpose_avx2`): `(src + base, ld, lanes, width, kc, panel)`, reading the lines
+/// `src + base + l·ld .. + kc` (`l < lanes`) and writing `kc·width` elements of `panel`.
+#[cfg(target_arch = "x86_64")]
+pub(super) type UncheckedTransposedPack<E> =
+    unsafe fn(*const E, usize, usize, usize, usize, &mut [E]);
+
+/// Runs a vector copy of [`pack_transposed`] after the checks that make its loop safe,
+/// shared by every copy: the CPU runs its instruction set (`cpu_runs_it`), `lanes ≤
+/// width`, the panel holds `kc·width` elements, and every line `base + l·ld .. + kc`
+/// (`l < lanes`) lies inside `src`.
 ///
 /// # Panics
 /// If one of them does not hold.
 #[cfg(target_arch = "x86_64")]
-pub(super) fn assert_transposed_bounds(
-    src_len: usize,
+pub(super) fn run_transposed_pack<E>(
+    unchecked: UncheckedTransposedPack<E>,
+    cpu_runs_it: bool,
+    src: &[E],
     (base, ld, lanes): (usize, usize, usize),
     (width, kc): (usize, usize),
-    panel_len: usize,
+    panel: &mut [E],
 ) {
-    assert!(lanes <= width && panel_len >= kc * width);
+    assert!(
+        cpu_runs_it,
+        "a vector pack was called on a CPU without its instructions"
+    );
+    assert!(lanes <= width && panel.len() >= kc * width);
     if lanes > 0 && kc > 0 {
-        assert!(base + (lanes - 1) * ld + kc <= src_len);
+        assert!(base + (lanes - 1) * ld + kc <= src.len());
     }
+    let lines = src.as_ptr().wrapping_add(base);
+    // SAFETY: the instruction set and every line and step are checked just above.
+    unsafe { unchecked(lines, ld, lanes, width, kc, panel) }
 }
 
 #[inline(always)]

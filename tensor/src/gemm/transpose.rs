@@ -38,11 +38,9 @@ macro_rules! pack_transposed_for {
             kc: usize,
             panel: &mut [$E],
         ) {
+            let avx512 = std::arch::is_x86_feature_detected!("avx512f");
             let (lines, steps) = ((base, ld, lanes), (width, kc));
-            super::pack::assert_transposed_bounds(src.len(), lines, steps, panel.len());
-            assert!(std::arch::is_x86_feature_detected!("avx512f"));
-            // SAFETY: AVX-512F checked just above; the asserts bound every line and step.
-            unsafe { $inner(src.as_ptr().add(base), ld, lanes, width, kc, panel) }
+            super::pack::run_transposed_pack($inner, avx512, src, lines, steps, panel);
         }
 
         /// # Safety
